@@ -78,6 +78,21 @@ pub struct Member {
     pub(crate) log: crate::raft::log_store::LogStore,
     /// Set to stop the member's servers and loops.
     pub stop: watch::Sender<bool>,
+    /// Coalesces concurrent linearizable reads into shared read-index rounds.
+    pub(crate) reads: ReadIndexRounds,
+}
+
+/// One read-index round at a time, shared by every read that arrived before it started. A round
+/// costs a heartbeat to a quorum; under load, thousands of reads share one, as etcd batches its
+/// ReadIndex requests.
+#[derive(Default)]
+pub(crate) struct ReadIndexRounds {
+    /// Arrival tickets of reads.
+    arrivals: std::sync::atomic::AtomicU64,
+    /// Held while a round runs.
+    running: tokio::sync::Mutex<()>,
+    /// The last round: the highest ticket it covers and the index it got.
+    last: Mutex<Option<(u64, u64)>>,
 }
 
 impl Member {
@@ -125,6 +140,29 @@ impl Member {
     /// Waits until this member's state reflects every write committed before the call: etcd's
     /// linearizable read, done with a read index from the leader.
     pub async fn linearize(&self) -> Result<()> {
+        let index = self.read_index().await?;
+        self.raft
+            .wait(Some(self.config.request_timeout()))
+            .applied_index_at_least(Some(index), "linearizable read")
+            .await
+            .map(|_| ())
+            .map_err(|_| Error::Timeout)
+    }
+
+    /// A read index from a round that started after this call arrived.
+    async fn read_index(&self) -> Result<u64> {
+        use std::sync::atomic::Ordering;
+        let rounds = &self.reads;
+        let ticket = rounds.arrivals.fetch_add(1, Ordering::SeqCst) + 1;
+        let _running = rounds.running.lock().await;
+        let last = *rounds.last.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((covered, index)) = last
+            && covered >= ticket
+        {
+            return Ok(index);
+        }
+        // Every read that has a ticket by now arrived before this round starts.
+        let covered = rounds.arrivals.load(Ordering::SeqCst);
         let index = match self.call_leader(LeaderCall::ReadIndex).await? {
             LeaderAnswer::ReadIndex(i) => i,
             other => {
@@ -133,12 +171,8 @@ impl Member {
                 )));
             }
         };
-        self.raft
-            .wait(Some(self.config.request_timeout()))
-            .applied_index_at_least(Some(index), "linearizable read")
-            .await
-            .map(|_| ())
-            .map_err(|_| Error::Timeout)
+        *rounds.last.lock().unwrap_or_else(|p| p.into_inner()) = Some((covered, index));
+        Ok(index)
     }
 
     /// Sends `call` to whoever leads, waiting for a leader and following leader changes.

@@ -105,6 +105,7 @@ pub async fn start(config: StoreConfig) -> Result<Arc<Member>> {
         wal_path,
         log,
         stop,
+        reads: Default::default(),
     });
     server::serve_peers(
         member.clone(),

@@ -547,3 +547,7 @@ fn write_set(ops: &[RequestOp]) -> Result<(BTreeSet<Vec<u8>>, Vec<KeyRange>)> {
     }
     Ok((puts, deletes))
 }
+
+#[cfg(test)]
+#[path = "state_tests.rs"]
+mod tests;
