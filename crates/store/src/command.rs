@@ -16,7 +16,7 @@ use crate::error::Error;
 /// One replicated operation.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Command {
-    #[prost(oneof = "Op", tags = "1, 2, 3, 4, 5, 6, 7, 8")]
+    #[prost(oneof = "Op", tags = "1, 2, 3, 4, 5, 6, 7, 8, 9")]
     pub op: Option<Op>,
 }
 
@@ -41,6 +41,24 @@ pub enum Op {
     /// A member announcing its name and client URLs once it runs, as etcd members publish theirs.
     #[prost(message, tag = "8")]
     Publish(Publish),
+    /// Commands that arrived together, applied in order as one log entry, so that one fsync
+    /// carries many writes.
+    #[prost(message, tag = "9")]
+    Batch(Batch),
+}
+
+/// Commands proposed together.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Batch {
+    #[prost(message, repeated, tag = "1")]
+    pub commands: Vec<Command>,
+}
+
+/// The replies to a [`Batch`], in its order.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ReplyBatch {
+    #[prost(message, repeated, tag = "1")]
+    pub replies: Vec<Reply>,
 }
 
 /// A member's attributes as it publishes them.
@@ -57,7 +75,7 @@ pub struct Publish {
 /// What applying one log entry produced.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Reply {
-    #[prost(oneof = "Outcome", tags = "1, 2, 3, 4, 5, 6, 7, 8")]
+    #[prost(oneof = "Outcome", tags = "1, 2, 3, 4, 5, 6, 7, 8, 9")]
     pub outcome: Option<Outcome>,
 }
 
@@ -80,6 +98,8 @@ pub enum Outcome {
     Alarm(AlarmResponse),
     #[prost(message, tag = "8")]
     Error(ErrorReply),
+    #[prost(message, tag = "9")]
+    Batch(ReplyBatch),
 }
 
 /// A deterministic apply-time error, carried inside the reply.

@@ -12,6 +12,7 @@ pub mod lessor;
 pub mod member;
 pub mod mvcc;
 pub mod peer;
+pub mod proposer;
 pub mod raft;
 pub mod server;
 pub mod start;

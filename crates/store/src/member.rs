@@ -78,6 +78,8 @@ pub struct Member {
     pub(crate) log: crate::raft::log_store::LogStore,
     /// Set to stop the member's servers and loops.
     pub stop: watch::Sender<bool>,
+    /// Batches the proposals this member makes while it leads.
+    pub(crate) proposer: crate::proposer::Proposer,
     /// Coalesces concurrent linearizable reads into shared read-index rounds.
     pub(crate) reads: ReadIndexRounds,
 }
@@ -242,10 +244,7 @@ impl Member {
     /// Answers a leader call on this member, which believes it leads.
     pub async fn answer_as_leader(&self, call: LeaderCall) -> Result<LeaderAnswer> {
         Ok(match call {
-            LeaderCall::Propose(cmd) => match self.raft.client_write(cmd).await {
-                Ok(resp) => LeaderAnswer::Reply(resp.data),
-                Err(e) => write_error(e),
-            },
+            LeaderCall::Propose(cmd) => self.proposer.propose(cmd).await,
             LeaderCall::ReadIndex => match self.raft.get_read_log_id().await {
                 Ok((read, _)) => LeaderAnswer::ReadIndex(read.map(|l| l.index).unwrap_or(0)),
                 Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(_))) => {
@@ -461,7 +460,7 @@ impl Member {
     }
 }
 
-fn write_error(e: RaftError<u64, ClientWriteError<u64, MemberNode>>) -> LeaderAnswer {
+pub(crate) fn write_error(e: RaftError<u64, ClientWriteError<u64, MemberNode>>) -> LeaderAnswer {
     match e {
         RaftError::APIError(ClientWriteError::ForwardToLeader(_)) => LeaderAnswer::NotLeader,
         RaftError::APIError(ClientWriteError::ChangeMembershipError(c)) => {

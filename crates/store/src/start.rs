@@ -94,6 +94,7 @@ pub async fn start(config: StoreConfig) -> Result<Arc<Member>> {
         .map_err(|e| io_err("starting raft", e))?;
 
     let (stop, _) = tokio::sync::watch::channel(false);
+    let proposer = crate::proposer::Proposer::start(raft.clone());
     let member = Arc::new(Member {
         id,
         cluster_id,
@@ -106,6 +107,7 @@ pub async fn start(config: StoreConfig) -> Result<Arc<Member>> {
         log,
         stop,
         reads: Default::default(),
+        proposer,
     });
     server::serve_peers(
         member.clone(),

@@ -12,7 +12,7 @@ use etcd_api::etcdserverpb::{
 use etcd_api::mvccpb::{Event, KeyValue};
 use serde::{Deserialize, Serialize};
 
-use crate::command::{Command, Op, Outcome, Publish, Reply};
+use crate::command::{Command, Op, Outcome, Publish, Reply, ReplyBatch};
 use crate::error::{Error, Result};
 use crate::mvcc::{KeyRange, KvStore, RangeOptions, SortOrder, SortTarget, WriteTxn};
 
@@ -109,6 +109,18 @@ impl State {
                 .map(Outcome::LeaseRevoke),
             Op::Alarm(req) => Ok(Outcome::Alarm(self.apply_alarm(req))),
             Op::Publish(p) => Ok(self.apply_publish(p)),
+            Op::Batch(batch) => {
+                let replies = batch
+                    .commands
+                    .into_iter()
+                    .map(|cmd| {
+                        let applied = self.apply(cmd);
+                        events.extend(applied.events);
+                        applied.reply
+                    })
+                    .collect();
+                Ok(Outcome::Batch(ReplyBatch { replies }))
+            }
         };
         let reply = match outcome {
             Ok(outcome) => Reply {
@@ -261,8 +273,9 @@ impl State {
         } else {
             changed
         };
+        // etcd answers alarm requests without a header (`alarm list -w json` prints `{}`).
         AlarmResponse {
-            header: self.header(),
+            header: None,
             alarms: list
                 .into_iter()
                 .map(|(member_id, alarm)| AlarmMember { member_id, alarm })
@@ -351,7 +364,7 @@ fn put_in(
         l.keys.insert(req.key.clone());
     }
     PutResponse {
-        header: None,
+        header: revision_header(txn.end_revision()),
         prev_kv: prev.filter(|_| req.prev_kv),
     }
 }
@@ -368,7 +381,7 @@ fn delete_in(
         }
     }
     DeleteRangeResponse {
-        header: None,
+        header: revision_header(txn.end_revision()),
         deleted: deleted.len() as i64,
         prev_kvs: if req.prev_kv { deleted } else { Vec::new() },
     }
@@ -474,9 +487,10 @@ fn txn_in(
         let response = match op.request {
             Some(request_op::Request::RequestRange(r)) => {
                 let (range, opts) = range_args(&r);
+                let read_at = txn.read_revision();
                 let res = txn.range(&range, &opts)?;
                 response_op::Response::ResponseRange(RangeResponse {
-                    header: None,
+                    header: revision_header(read_at),
                     kvs: res.kvs,
                     more: res.more,
                     count: res.count,
@@ -502,9 +516,17 @@ fn txn_in(
         });
     }
     Ok(TxnResponse {
-        header: None,
+        header: revision_header(txn.end_revision()),
         succeeded,
         responses,
+    })
+}
+
+/// The header etcd puts on the responses nested in a txn: the revision alone.
+fn revision_header(revision: i64) -> Option<ResponseHeader> {
+    Some(ResponseHeader {
+        revision,
+        ..Default::default()
     })
 }
 

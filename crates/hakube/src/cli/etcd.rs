@@ -85,13 +85,19 @@ pub struct EtcdArgs {
 }
 
 fn split(urls: &str) -> Vec<String> {
-    urls.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+    urls.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 /// Reads a Go-style duration: a number followed by ms, s, m or h.
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num.parse().map_err(|_| format!("{s:?} is not a duration like 500ms, 5s or 10m"))?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 500ms, 5s or 10m"))?;
     match unit {
         "ms" => Ok(Duration::from_millis(n)),
         "s" | "" => Ok(Duration::from_secs(n)),
@@ -106,10 +112,15 @@ impl EtcdArgs {
     pub fn into_config(self) -> anyhow::Result<StoreConfig> {
         let initial_cluster = match &self.initial_cluster {
             Some(s) => StoreConfig::parse_initial_cluster(s)?,
-            None => split(&self.initial_advertise_peer_urls).into_iter().map(|u| (self.name.clone(), u)).collect(),
+            None => split(&self.initial_advertise_peer_urls)
+                .into_iter()
+                .map(|u| (self.name.clone(), u))
+                .collect(),
         };
         Ok(StoreConfig {
-            data_dir: self.data_dir.unwrap_or_else(|| PathBuf::from(format!("{}.etcd", self.name))),
+            data_dir: self
+                .data_dir
+                .unwrap_or_else(|| PathBuf::from(format!("{}.etcd", self.name))),
             name: self.name,
             listen_client_urls: split(&self.listen_client_urls),
             advertise_client_urls: split(&self.advertise_client_urls),
@@ -152,7 +163,9 @@ impl EtcdArgs {
 /// Runs one member until it is interrupted or removed from its cluster.
 pub async fn run(args: EtcdArgs) -> anyhow::Result<()> {
     let config = args.into_config()?;
-    let member = store::start(config).await.context("cannot start the store member")?;
+    let member = store::start(config)
+        .await
+        .context("cannot start the store member")?;
     let mut stop = member.stop.subscribe();
     tokio::select! {
         _ = super::interrupted() => {

@@ -19,14 +19,20 @@ pub struct EtcdClusterArgs {
     host: String,
 }
 
-const MEMBERS: [(&str, u16, u16); 3] = [("infra1", 2379, 2380), ("infra2", 22379, 22380), ("infra3", 32379, 32380)];
+const MEMBERS: [(&str, u16, u16); 3] = [
+    ("infra1", 2379, 2380),
+    ("infra2", 22379, 22380),
+    ("infra3", 32379, 32380),
+];
 
 /// Starts the three members and waits.
 pub async fn run(args: EtcdClusterArgs) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("cannot find the hakube executable")?;
     let host = &args.host;
-    let initial_cluster: Vec<String> =
-        MEMBERS.iter().map(|(name, _, peer)| format!("{name}=http://{host}:{peer}")).collect();
+    let initial_cluster: Vec<String> = MEMBERS
+        .iter()
+        .map(|(name, _, peer)| format!("{name}=http://{host}:{peer}"))
+        .collect();
     let mut children: Vec<Child> = Vec::new();
     for (name, client, peer) in MEMBERS {
         let client_url = format!("http://{host}:{client}");
@@ -37,19 +43,43 @@ pub async fn run(args: EtcdClusterArgs) -> anyhow::Result<()> {
             .args(["--name", name])
             .arg("--data-dir")
             .arg(&data_dir)
-            .args(["--listen-client-urls", &client_url, "--advertise-client-urls", &client_url])
-            .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
+            .args([
+                "--listen-client-urls",
+                &client_url,
+                "--advertise-client-urls",
+                &client_url,
+            ])
+            .args([
+                "--listen-peer-urls",
+                &peer_url,
+                "--initial-advertise-peer-urls",
+                &peer_url,
+            ])
             .args(["--initial-cluster", &initial_cluster.join(",")])
-            .args(["--initial-cluster-token", "etcd-cluster-1", "--initial-cluster-state", "new"])
+            .args([
+                "--initial-cluster-token",
+                "etcd-cluster-1",
+                "--initial-cluster-state",
+                "new",
+            ])
             .stdin(Stdio::null())
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("cannot start member {name}"))?;
         children.push(child);
     }
-    let endpoints: Vec<String> = MEMBERS.iter().map(|(_, c, _)| format!("{host}:{c}")).collect();
-    println!("hakube: 3 store members running (data in {})", args.data_dir.display());
-    println!("  try: etcdctl --endpoints={} member list -w table", endpoints.join(","));
+    let endpoints: Vec<String> = MEMBERS
+        .iter()
+        .map(|(_, c, _)| format!("{host}:{c}"))
+        .collect();
+    println!(
+        "hakube: 3 store members running (data in {})",
+        args.data_dir.display()
+    );
+    println!(
+        "  try: etcdctl --endpoints={} member list -w table",
+        endpoints.join(",")
+    );
     println!("  Ctrl-C stops them; running this again brings the same data back.");
     let mut exited = Box::pin(futures_first_exit(&mut children));
     tokio::select! {
@@ -60,7 +90,10 @@ pub async fn run(args: EtcdClusterArgs) -> anyhow::Result<()> {
     for child in &mut children {
         if let Some(pid) = child.id() {
             // SIGTERM lets each member close its log cleanly.
-            let _ = std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+            let _ = std::process::Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status();
         }
     }
     for child in &mut children {

@@ -37,8 +37,9 @@ impl ClusterService {
         Ok(self.member.members())
     }
 
+    /// etcd's cluster responses carry no revision.
     fn header(&self) -> Option<etcd_api::etcdserverpb::ResponseHeader> {
-        self.member.header(self.member.revision())
+        self.member.header(0)
     }
 }
 

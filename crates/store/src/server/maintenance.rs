@@ -61,7 +61,7 @@ impl Maintenance for MaintenanceService {
                 })
                 .collect();
             return Ok(Response::new(AlarmResponse {
-                header: self.member.header(applied.state.kv.revision()),
+                header: None,
                 alarms,
             }));
         }
@@ -72,10 +72,7 @@ impl Maintenance for MaintenanceService {
             })
             .await?
         {
-            Outcome::Alarm(mut resp) => {
-                resp.header = self.member.header(self.member.revision());
-                Ok(Response::new(resp))
-            }
+            Outcome::Alarm(resp) => Ok(Response::new(resp)),
             other => Err(Status::internal(format!("unexpected outcome {other:?}"))),
         }
     }
