@@ -7,6 +7,7 @@
 pub mod command;
 pub mod config;
 pub mod error;
+pub mod forwarder;
 pub mod ids;
 pub mod lessor;
 pub mod member;

@@ -25,7 +25,8 @@ use crate::raft::{MemberNode, Raft};
 /// A call only the leader can answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum LeaderCall {
-    Propose(Command),
+    /// Commands proposed together; answered one by one, in order, with [`LeaderAnswer::Many`].
+    ProposeMany(Vec<Command>),
     ReadIndex,
     KeepAlive(i64),
     TimeToLive(i64),
@@ -47,6 +48,7 @@ pub enum LeaderCall {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum LeaderAnswer {
     Reply(Reply),
+    Many(Vec<LeaderAnswer>),
     ReadIndex(u64),
     Ttl(i64),
     /// Granted TTL and seconds left; `None` if the lease does not exist.
@@ -78,6 +80,8 @@ pub struct Member {
     pub(crate) log: crate::raft::log_store::LogStore,
     /// Set to stop the member's servers and loops.
     pub stop: watch::Sender<bool>,
+    /// Groups this member's proposals on their way to the leader.
+    pub(crate) forwarder: crate::forwarder::Forwarder,
     /// Batches the proposals this member makes while it leads.
     pub(crate) proposer: crate::proposer::Proposer,
     /// Coalesces concurrent linearizable reads into shared read-index rounds.
@@ -131,8 +135,10 @@ impl Member {
         if size > self.config.max_request_bytes {
             return Err(Error::RequestTooLarge);
         }
-        match self.call_leader(LeaderCall::Propose(cmd)).await? {
+        let deadline = Instant::now() + self.config.request_timeout();
+        match self.forwarder.propose(cmd, deadline).await? {
             LeaderAnswer::Reply(reply) => reply.into_result(),
+            LeaderAnswer::Failed(k, m) => Err(Error::from_wire(k, m)),
             other => Err(Error::Internal(format!(
                 "unexpected answer to a proposal: {other:?}"
             ))),
@@ -244,7 +250,9 @@ impl Member {
     /// Answers a leader call on this member, which believes it leads.
     pub async fn answer_as_leader(&self, call: LeaderCall) -> Result<LeaderAnswer> {
         Ok(match call {
-            LeaderCall::Propose(cmd) => self.proposer.propose(cmd).await,
+            LeaderCall::ProposeMany(cmds) => LeaderAnswer::Many(
+                futures::future::join_all(cmds.into_iter().map(|c| self.proposer.propose(c))).await,
+            ),
             LeaderCall::ReadIndex => match self.raft.get_read_log_id().await {
                 Ok((read, _)) => LeaderAnswer::ReadIndex(read.map(|l| l.index).unwrap_or(0)),
                 Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(_))) => {

@@ -79,7 +79,9 @@ pub async fn start(config: StoreConfig) -> Result<Arc<Member>> {
         election_timeout_min: election_ms,
         election_timeout_max: election_ms * 3 / 2,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_count),
-        max_in_snapshot_log_to_keep: 1000,
+        // Entries kept behind a snapshot so that a briefly lagging follower catches up from the
+        // log instead of a whole snapshot (etcd keeps 5000).
+        max_in_snapshot_log_to_keep: config.snapshot_count.min(5000),
         install_snapshot_timeout: 10_000,
         ..Default::default()
     }
@@ -95,6 +97,7 @@ pub async fn start(config: StoreConfig) -> Result<Arc<Member>> {
 
     let (stop, _) = tokio::sync::watch::channel(false);
     let proposer = crate::proposer::Proposer::start(raft.clone());
+    let (forwarder, forward_queue) = crate::forwarder::Forwarder::new();
     let member = Arc::new(Member {
         id,
         cluster_id,
@@ -108,6 +111,7 @@ pub async fn start(config: StoreConfig) -> Result<Arc<Member>> {
         stop,
         reads: Default::default(),
         proposer,
+        forwarder,
     });
     server::serve_peers(
         member.clone(),
@@ -141,6 +145,7 @@ pub async fn start(config: StoreConfig) -> Result<Arc<Member>> {
     }
     tracing::info!(member = %format!("{id:x}"), cluster = %format!("{cluster_id:x}"), restarted, "store member started");
 
+    tokio::spawn(crate::forwarder::run(member.clone(), forward_queue));
     tokio::spawn(publish(member.clone()));
     tokio::spawn(expire_leases(member.clone()));
     tokio::spawn(watch_for_removal(member.clone()));

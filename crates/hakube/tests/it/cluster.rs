@@ -32,6 +32,8 @@ pub struct Options {
     pub tls: bool,
     pub heartbeat_ms: u64,
     pub election_ms: u64,
+    /// More flags for every member, e.g. `--snapshot-count 20`.
+    pub extra_args: Vec<String>,
 }
 
 impl Default for Options {
@@ -41,6 +43,7 @@ impl Default for Options {
             tls: false,
             heartbeat_ms: 100,
             election_ms: 1000,
+            extra_args: Vec::new(),
         }
     }
 }
@@ -354,6 +357,7 @@ impl Cluster {
                 "--peer-client-cert-auth".into(),
             ]);
         }
+        args.extend(self.options.extra_args.iter().cloned());
         args
     }
 

@@ -17,6 +17,7 @@ mod membership;
 mod normalise;
 mod pki;
 mod script;
+mod snapshots;
 mod status;
 mod table;
 mod three_members;
