@@ -120,7 +120,7 @@ pub fn serve_clients(
             .add_service(AuthServer::new(auth::AuthService));
         let url = listener.url.clone();
         tokio::spawn(async move {
-            let incoming = TcpListenerStream::new(listener.tcp);
+            let incoming = no_delay(listener.tcp);
             if let Err(e) = router
                 .serve_with_incoming_shutdown(incoming, async move {
                     let _ = stop.wait_for(|s| *s).await;
@@ -151,7 +151,7 @@ pub fn serve_peers(
         let router = server.add_service(service);
         let url = listener.url.clone();
         tokio::spawn(async move {
-            let incoming = TcpListenerStream::new(listener.tcp);
+            let incoming = no_delay(listener.tcp);
             if let Err(e) = router
                 .serve_with_incoming_shutdown(incoming, async move {
                     let _ = stop.wait_for(|s| *s).await;
@@ -163,6 +163,20 @@ pub fn serve_peers(
         });
     }
     Ok(())
+}
+
+/// Accepted connections with Nagle's algorithm off. tonic's own `tcp_nodelay` only reaches the
+/// listeners it binds itself; without this, small replies wait for delayed ACKs (about 40 ms),
+/// which stalls every forwarded proposal and every replication round.
+fn no_delay(
+    tcp: TcpListener,
+) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use tokio_stream::StreamExt;
+    TcpListenerStream::new(tcp).map(|accepted| {
+        let stream = accepted?;
+        stream.set_nodelay(true)?;
+        Ok(stream)
+    })
 }
 
 /// Waits until `stop` is set.
