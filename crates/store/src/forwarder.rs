@@ -19,7 +19,7 @@ use crate::member::{LeaderAnswer, LeaderCall, Member};
 /// Most commands in one call to the leader.
 const MAX_COMMANDS: usize = 1024;
 /// Most bytes of commands in one call.
-const MAX_BYTES: usize = 4 * 1024 * 1024;
+const MAX_BYTES: usize = 512 * 1024;
 /// Calls to the leader in flight at once.
 const MAX_IN_FLIGHT: usize = 4;
 

@@ -18,7 +18,7 @@ use crate::raft::Raft;
 /// Most commands in one entry.
 const MAX_COMMANDS: usize = 1024;
 /// Most bytes of commands in one entry.
-const MAX_BYTES: usize = 4 * 1024 * 1024;
+const MAX_BYTES: usize = 512 * 1024;
 /// Entries being committed at once: one being fsynced while the next queues behind it.
 const MAX_IN_FLIGHT: usize = 3;
 

@@ -83,6 +83,10 @@ pub async fn start(config: StoreConfig) -> Result<Arc<Member>> {
         // log instead of a whole snapshot (etcd keeps 5000).
         max_in_snapshot_log_to_keep: config.snapshot_count.min(5000),
         install_snapshot_timeout: 10_000,
+        // openraft counts the payload of an AppendEntries in entries and gives the call one
+        // heartbeat interval to finish. Our entries are batches of up to 512 KiB, so fewer per
+        // call than its default of 300 keep each call small enough to answer in time under load.
+        max_payload_entries: 32,
         ..Default::default()
     }
     .validate()
@@ -304,11 +308,15 @@ async fn expire_leases(member: Arc<Member>) {
 async fn watch_for_removal(member: Arc<Member>) {
     let mut membership = member.shared.membership();
     let mut removed = member.peers.removed.subscribe();
+    // A joining member replays memberships from before it was added; only a membership without
+    // it that comes after one with it means it was removed.
+    let mut seen_self = false;
     loop {
         let gone = {
             let m = membership.borrow_and_update();
-            let has_members = m.membership().nodes().next().is_some();
-            has_members && m.membership().get_node(&member.id).is_none()
+            let present = m.membership().get_node(&member.id).is_some();
+            seen_self |= present;
+            seen_self && !present
         };
         if gone || *removed.borrow_and_update() {
             tracing::error!("the member has been permanently removed from the cluster; stopping");
