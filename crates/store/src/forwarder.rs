@@ -15,11 +15,8 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use crate::command::Command;
 use crate::error::{Error, Result};
 use crate::member::{LeaderAnswer, LeaderCall, Member};
+use crate::proposer::take_group;
 
-/// Most commands in one call to the leader.
-const MAX_COMMANDS: usize = 1024;
-/// Most bytes of commands in one call.
-const MAX_BYTES: usize = 512 * 1024;
 /// Calls to the leader in flight at once.
 const MAX_IN_FLIGHT: usize = 4;
 
@@ -71,17 +68,7 @@ pub async fn run(member: Arc<Member>, mut rx: mpsc::UnboundedReceiver<Pending>) 
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
-        let mut bytes = first.size;
-        let mut group = vec![first];
-        while group.len() < MAX_COMMANDS && bytes < MAX_BYTES {
-            match rx.try_recv() {
-                Ok(p) => {
-                    bytes += p.size;
-                    group.push(p);
-                }
-                Err(_) => break,
-            }
-        }
+        let group = take_group(first, &mut rx, |p| p.size);
         let member = member.clone();
         tokio::spawn(async move {
             send(&member, group).await;

@@ -15,9 +15,9 @@ use crate::error::Error;
 use crate::member::{LeaderAnswer, write_error};
 use crate::raft::Raft;
 
-/// Most commands in one entry.
+/// Most commands in one group (one log entry, or one forwarded call).
 const MAX_COMMANDS: usize = 1024;
-/// Most bytes of commands in one entry.
+/// Most bytes of commands in one group.
 const MAX_BYTES: usize = 512 * 1024;
 /// Entries being committed at once: one being fsynced while the next queues behind it.
 const MAX_IN_FLIGHT: usize = 3;
@@ -64,24 +64,34 @@ async fn run(raft: Raft, mut rx: mpsc::UnboundedReceiver<Pending>) {
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
-        let mut bytes = first.size;
-        let mut batch = vec![first];
-        while batch.len() < MAX_COMMANDS && bytes < MAX_BYTES {
-            match rx.try_recv() {
-                Ok(p) => {
-                    bytes += p.size;
-                    batch.push(p);
-                }
-                Err(_) => break,
-            }
-        }
-        tracing::debug!(commands = batch.len(), bytes, "proposing a batch");
+        let batch = take_group(first, &mut rx, |p| p.size);
+        tracing::debug!(commands = batch.len(), "proposing a batch");
         let raft = raft.clone();
         tokio::spawn(async move {
             commit(&raft, batch).await;
             drop(slot);
         });
     }
+}
+
+/// `first` and whatever else is queued behind it, up to [`MAX_COMMANDS`] and [`MAX_BYTES`].
+pub(crate) fn take_group<T>(
+    first: T,
+    rx: &mut mpsc::UnboundedReceiver<T>,
+    size: impl Fn(&T) -> usize,
+) -> Vec<T> {
+    let mut bytes = size(&first);
+    let mut group = vec![first];
+    while group.len() < MAX_COMMANDS && bytes < MAX_BYTES {
+        match rx.try_recv() {
+            Ok(item) => {
+                bytes += size(&item);
+                group.push(item);
+            }
+            Err(_) => break,
+        }
+    }
+    group
 }
 
 async fn commit(raft: &Raft, mut batch: Vec<Pending>) {
@@ -119,5 +129,28 @@ async fn commit(raft: &Raft, mut batch: Vec<Pending>) {
                 let _ = done.send(answer.clone());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_group_takes_what_is_queued_up_to_the_limits() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        for size in [10, 20, 30] {
+            tx.send(size).unwrap();
+        }
+        assert_eq!(take_group(1, &mut rx, |s| *s), vec![1, 10, 20, 30]);
+        // The byte limit closes a group once reached; what is left waits for the next one.
+        tx.send(MAX_BYTES).unwrap();
+        tx.send(5).unwrap();
+        assert_eq!(take_group(1, &mut rx, |s| *s), vec![1, MAX_BYTES]);
+        assert_eq!(take_group(2, &mut rx, |s| *s), vec![2, 5]);
+        for _ in 0..MAX_COMMANDS + 10 {
+            tx.send(0).unwrap();
+        }
+        assert_eq!(take_group(0, &mut rx, |s| *s).len(), MAX_COMMANDS);
     }
 }
