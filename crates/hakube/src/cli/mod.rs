@@ -4,11 +4,13 @@ pub mod bench;
 pub mod etcd;
 pub mod etcd_cluster;
 
-/// Logs go to stderr; `RUST_LOG` overrides the default of info for hakube and warnings for the
-/// libraries underneath.
+/// Logs go to stderr; `RUST_LOG` overrides the default of info for hakube, warnings for the
+/// libraries underneath, and errors only for openraft (whose warnings report ordinary election
+/// races).
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,store=info,hakube=info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,openraft=error,store=info,hakube=info")
+    });
     let ansi = std::env::var_os("NO_COLOR").is_none()
         && std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
