@@ -1,6 +1,8 @@
 //! Snapshots and log compaction: a member that missed more writes than the log keeps catches up
 //! from a snapshot, and every member restarts from its snapshot plus the log after it.
 
+use std::time::Duration;
+
 use anyhow::{Result, ensure};
 
 use crate::cluster::{Cluster, Options};
@@ -8,16 +10,16 @@ use crate::flavor::Flavor;
 
 const WRITES: usize = 120;
 
+fn key_count(stdout: &str) -> usize {
+    stdout.lines().filter(|l| l.starts_with("snap/")).count()
+}
+
 fn keys_on(cluster: &Cluster, i: usize) -> Result<usize> {
     let out = cluster
         .etcdctl_for(&[i])
         .run(&["get", "snap/", "--prefix", "--keys-only", "--consistency=s"])?
         .ok("serializable get on one member")?;
-    Ok(out
-        .stdout
-        .lines()
-        .filter(|l| l.starts_with("snap/"))
-        .count())
+    Ok(key_count(&out.stdout))
 }
 
 #[test]
@@ -41,14 +43,14 @@ fn a_lagging_member_catches_up_from_a_snapshot_and_all_restart_from_disk() -> Re
 
     cluster.restart(lagging)?;
     cluster.wait_healthy(lagging)?;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while keys_on(&cluster, lagging)? < WRITES && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let seen = keys_on(&cluster, lagging)?;
+    let caught_up = cluster.etcdctl_for(&[lagging]).poll_until(
+        &["get", "snap/", "--prefix", "--keys-only", "--consistency=s"],
+        Duration::from_secs(30),
+        |out| key_count(&out.stdout) == WRITES,
+    );
     ensure!(
-        seen == WRITES,
-        "the lagging member holds {seen} of {WRITES} keys after catching up"
+        caught_up.is_ok(),
+        "the lagging member did not catch up: {caught_up:?}"
     );
 
     cluster.kill_all_at_once();
