@@ -123,11 +123,6 @@ impl Error {
         }
     }
 
-    /// Whether a client may simply retry (against this or another member).
-    pub fn is_retryable(&self) -> bool {
-        self.code() == Code::Unavailable
-    }
-
     /// A stable number for carrying the error inside a replicated reply.
     pub fn to_wire(&self) -> (u32, String) {
         use Error::*;

@@ -2,7 +2,6 @@
 //! and run the background duties (publishing attributes, expiring leases, noticing removal).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -336,9 +335,4 @@ async fn watch_for_removal(member: Arc<Member>) {
 pub async fn shutdown(member: &Member) {
     member.stop.send_replace(true);
     let _ = member.raft.shutdown().await;
-}
-
-/// Whether `dir` already holds a member's data.
-pub fn has_data(dir: &Path) -> bool {
-    dir.join("member").join("wal.redb").exists()
 }
