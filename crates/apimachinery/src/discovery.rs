@@ -1,0 +1,1 @@
+//! Discovery documents: legacy APIResourceList/APIGroupList and aggregated (v2) discovery.

@@ -1,0 +1,1 @@
+//! Table printers: the columns kubectl shows for every served resource.

@@ -1,0 +1,1 @@
+//! Encryption at rest: Kubernetes EncryptionConfiguration and its providers (aesgcm, aescbc, secretbox, identity).

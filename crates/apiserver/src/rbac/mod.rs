@@ -1,0 +1,1 @@
+//! RBAC: the authorizer over Roles and Bindings, and the default bootstrap policy.

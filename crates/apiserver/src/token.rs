@@ -1,0 +1,1 @@
+//! ServiceAccount tokens: signed JWTs, as kube-apiserver issues and verifies them.
