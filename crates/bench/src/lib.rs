@@ -2,9 +2,12 @@
 //!
 //! [`store`] drives any etcd v3 endpoints (a `hakube etcd` cluster or a real etcd) with the same
 //! mix of puts, ranges and transactions, and [`report`] turns what it measured into a table or a
-//! JSON object. Everything that decides (option resolution, the mix, percentiles, formatting) is
-//! pure and tested inline; only [`store::run`] and [`store::endpoint`] touch the network.
+//! JSON object. [`api`] does the same for any Kubernetes API server (hakube's or a real
+//! kube-apiserver) through kube-rs and a kubeconfig. Everything that decides (option resolution,
+//! the mix, percentiles, formatting) is pure and tested inline; only [`store::run`],
+//! [`store::endpoint`] and the network parts of [`api`] touch the network.
 
+pub mod api;
 pub mod duration;
 pub mod error;
 pub mod recorder;

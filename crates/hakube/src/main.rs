@@ -18,6 +18,8 @@ enum Command {
     Etcd(Box<cli::etcd::EtcdArgs>),
     /// Run a local three-member store in the foreground, as etcd's docs start one (Ctrl-C stops it).
     EtcdCluster(cli::etcd_cluster::EtcdClusterArgs),
+    /// Run the Kubernetes API server over any etcd v3 store, with kube-apiserver's flags.
+    Apiserver(Box<cli::apiserver::ApiServerArgs>),
     /// Load generators that measure hakube side by side with the real peers.
     Bench(cli::bench::BenchArgs),
 }
@@ -39,6 +41,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Etcd(args) => cli::etcd::run(*args).await,
             Command::EtcdCluster(args) => cli::etcd_cluster::run(args).await,
+            Command::Apiserver(args) => cli::apiserver::run(*args).await,
             Command::Bench(args) => cli::bench::run(args).await,
         }
     });

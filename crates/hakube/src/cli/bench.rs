@@ -19,6 +19,12 @@ enum BenchTarget {
     /// Drive etcd v3 endpoints (hakube's or a real etcd's) with puts, ranges and transactions.
     // Boxed so that the top-level command enum stays small (clippy's large_enum_variant).
     Store(Box<StoreBenchArgs>),
+    /// Drive a Kubernetes API server (hakube's or a real one) with ConfigMap reads, writes and watches.
+    ///
+    /// Connects as kubectl does, through a kubeconfig. Creates, gets, lists and updates
+    /// ConfigMaps while some clients keep a watch open and time how soon the run's own writes
+    /// reach them; works in a fresh namespace (or --namespace) and deletes what it created.
+    Api(Box<ApiBenchArgs>),
 }
 
 /// `hakube bench store`. Options left out fall back to the preset's value, then to the default.
@@ -92,6 +98,52 @@ struct StoreBenchArgs {
     label: Option<String>,
 }
 
+/// `hakube bench api`. Works on ConfigMaps in a namespace of its own (or the one given), and
+/// deletes what it created when it ends.
+#[derive(Args, Debug)]
+struct ApiBenchArgs {
+    /// Kubeconfig file [default: $KUBECONFIG, else ~/.kube/config].
+    #[arg(long, value_name = "PATH")]
+    kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context to use [default: its current context].
+    #[arg(long, value_name = "NAME")]
+    context: Option<String>,
+    /// Existing namespace to work in; only the run's own ConfigMaps are deleted afterwards
+    /// [default: a fresh bench-<random> namespace, deleted afterwards].
+    #[arg(short = 'n', long, value_name = "NS")]
+    namespace: Option<String>,
+    /// Concurrent clients; the watch weight's share of them keep a watch open instead of
+    /// sending requests [default: 16].
+    #[arg(long, value_name = "N")]
+    clients: Option<usize>,
+    /// How long to run, e.g. 20s, 2m (with --total too, whichever ends first)
+    /// [default: 20s unless --total is given].
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// Requests to send over all clients; watch events do not count.
+    #[arg(long, value_name = "N")]
+    total: Option<u64>,
+    /// Weights of the operations: create (new objects), get, list and update (get, change,
+    /// replace; conflicts are retried) of the pre-created objects, and watch (share of clients
+    /// that time event delivery of the run's writes)
+    /// [default: create=20,get=40,list=10,update=20,watch=10].
+    #[arg(long, value_parser = parse_api_mix)]
+    mix: Option<bench::api::Mix>,
+    /// Bytes of data per ConfigMap [default: 1024].
+    #[arg(long, value_name = "BYTES")]
+    object_size: Option<usize>,
+    /// ConfigMaps created before the run for get, list and update; a list returns them all
+    /// [default: 100].
+    #[arg(long, value_name = "N")]
+    list_size: Option<usize>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
+    output: Output,
+    /// Name of the run in the output [default: the server's URL].
+    #[arg(long)]
+    label: Option<String>,
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Output {
     /// A table for people.
@@ -114,10 +166,16 @@ fn parse_mix(text: &str) -> Result<Mix, String> {
     text.parse::<Mix>().map_err(|error| error.to_string())
 }
 
+fn parse_api_mix(text: &str) -> Result<bench::api::Mix, String> {
+    text.parse::<bench::api::Mix>()
+        .map_err(|error| error.to_string())
+}
+
 /// Runs a load generator.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.target {
         BenchTarget::Store(args) => run_store(*args).await,
+        BenchTarget::Api(args) => run_api(*args).await,
     }
 }
 
@@ -165,6 +223,40 @@ async fn run_store(args: StoreBenchArgs) -> anyhow::Result<()> {
         );
     }
     let report = bench::store::run(&config, super::interrupted()).await?;
+    match output {
+        Output::Table => print!("{}", report.to_table()),
+        Output::Json => println!("{}", report.to_json()),
+    }
+    Ok(())
+}
+
+async fn run_api(args: ApiBenchArgs) -> anyhow::Result<()> {
+    let output = args.output;
+    let options = bench::api::Options {
+        kubeconfig: args.kubeconfig,
+        context: args.context,
+        namespace: args.namespace,
+        clients: args.clients,
+        duration: args.duration,
+        total: args.total,
+        mix: args.mix,
+        object_size: args.object_size,
+        list_size: args.list_size,
+        label: args.label,
+    };
+    let config = options.resolve()?;
+    // Long runs say what they are doing; stderr keeps stdout clean for -o json.
+    if config
+        .duration
+        .is_some_and(|duration| duration >= Duration::from_secs(5))
+    {
+        eprintln!(
+            "hakube bench api: running {} clients, {} (Ctrl-C stops early, still reports and cleans up)",
+            config.clients(),
+            config.mix
+        );
+    }
+    let report = bench::api::run(&config, super::interrupted()).await?;
     match output {
         Output::Table => print!("{}", report.to_table()),
         Output::Json => println!("{}", report.to_json()),

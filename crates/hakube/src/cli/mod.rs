@@ -1,5 +1,6 @@
 //! The subcommands, one file each.
 
+pub mod apiserver;
 pub mod bench;
 pub mod etcd;
 pub mod etcd_cluster;
@@ -9,7 +10,9 @@ pub mod etcd_cluster;
 /// races).
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("warn,openraft=error,store=info,hakube=info")
+        tracing_subscriber::EnvFilter::new(
+            "warn,openraft=error,store=info,apiserver=info,hakube=info",
+        )
     });
     let ansi = std::env::var_os("NO_COLOR").is_none()
         && std::io::IsTerminal::is_terminal(&std::io::stderr());

@@ -1,7 +1,9 @@
 //! End-to-end tests of `hakube etcd`: real member processes on loopback, driven by the real
-//! etcdctl, compared with real etcd.
+//! etcdctl, compared with real etcd; and of `hakube apiserver` over either store, driven by the
+//! real kubectl (`kube`).
 //!
-//! Needs /usr/bin/etcd and /usr/bin/etcdctl (`apt-get install -y etcd-server etcd-client`).
+//! Needs /usr/bin/etcd and /usr/bin/etcdctl (`apt-get install -y etcd-server etcd-client`), and
+//! /usr/bin/kubectl for the `kube` tests.
 //! `HAKUBE_IT_FLAVOR=etcd` runs the hakube tests against real etcd, to check the tests
 //! themselves; `HAKUBE_IT_KEEP=1` keeps each cluster's temp dir (data and logs) for inspection.
 
@@ -11,6 +13,7 @@ mod differential;
 mod etcdctl;
 mod faults;
 mod flavor;
+mod kube;
 mod load;
 mod machine;
 mod membership;

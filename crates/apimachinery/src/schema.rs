@@ -1,1 +1,0 @@
-//! Typed round-trips through k8s-openapi: decoding checks, unknown-field detection, defaulting and validation.

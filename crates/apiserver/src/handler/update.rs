@@ -1,0 +1,563 @@
+//! The write paths: admitting a new object (decode, defaults, names, namespace lifecycle,
+//! validation), updates and patches with optimistic concurrency, and deletion with finalizers
+//! and graceful pod termination. No write leaves an object half-changed: each ends in one Txn.
+
+use apimachinery::schema::{self, FieldValidation};
+use apimachinery::{ApiError, ResourceInfo, patch, resource};
+use http::{HeaderValue, Response};
+use serde_json::{Value, json};
+
+use super::objects::{self, DeleteOptions, fetch, key_of, respond};
+use super::{Body, Call};
+use crate::request::ResourceRequest;
+use crate::services;
+use crate::storage::ListOptions;
+use crate::strategy::{self, Stamp};
+
+/// How many times a patch is retried when the object changes under it.
+const PATCH_RETRIES: usize = 8;
+
+/// The request body as JSON (YAML is accepted too, as kube-apiserver accepts it); 400 with the
+/// parser's message otherwise.
+pub fn parse_body(call: &Call) -> Result<Value, ApiError> {
+    if call.body.is_empty() {
+        return Err(ApiError::bad_request(
+            "the request body is empty: send the object as JSON",
+        ));
+    }
+    let media = call
+        .content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim();
+    let value: Value = if apimachinery::protobuf::is_protobuf(media) {
+        apimachinery::protobuf::decode_object(&call.body)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?
+    } else if media.contains("yaml") {
+        serde_yaml_ng::from_slice(&call.body)
+            .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))?
+    } else {
+        serde_json::from_slice(&call.body).map_err(|e| {
+            ApiError::bad_request(format!("error decoding the request body as JSON: {e}"))
+        })?
+    };
+    if !value.is_object() {
+        return Err(ApiError::bad_request(
+            "the request body must be a JSON object",
+        ));
+    }
+    Ok(value)
+}
+
+fn field_validation(call: &Call) -> Result<FieldValidation, ApiError> {
+    match call.query.field_validation.as_str() {
+        "" | "Warn" => Ok(FieldValidation::Warn),
+        "Ignore" => Ok(FieldValidation::Ignore),
+        "Strict" => Ok(FieldValidation::Strict),
+        other => Err(ApiError::bad_request(format!(
+            "fieldValidation: Unsupported value: \"{other}\": supported values: \"Ignore\", \"Strict\", \"Warn\""
+        ))),
+    }
+}
+
+/// Adds `Warning` headers (`299 - "unknown field ..."`), which kubectl prints.
+pub fn add_warnings(response: &mut Response<Body>, warnings: &[String]) {
+    for warning in warnings {
+        let text = format!("299 - \"{}\"", warning.replace('"', "'"));
+        if let Ok(value) = HeaderValue::from_str(&text) {
+            response.headers_mut().append("Warning", value);
+        }
+    }
+}
+
+fn stamp() -> Stamp {
+    let now = jiff::Timestamp::now();
+    let now = jiff::Timestamp::from_second(now.as_second()).unwrap_or(now);
+    let bytes: [u8; 16] = rand::random();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    // A version 4 UUID: random, with the version and variant bits set.
+    let uid = format!(
+        "{}-{}-4{}-{:x}{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[13..16],
+        8 | (bytes[8] & 0x3),
+        &hex[17..20],
+        &hex[20..32]
+    );
+    Stamp {
+        now: now.to_string(),
+        uid,
+    }
+}
+
+/// The time now, as `metav1.Time` writes it.
+pub fn now() -> String {
+    stamp().now
+}
+
+/// Decodes and admits a new object: everything but the final write.
+pub async fn admit_create(
+    call: &Call,
+    request: &ResourceRequest,
+    body: Value,
+) -> Result<(Value, Vec<String>), ApiError> {
+    let info = request.info;
+    let (mut object, warnings) = schema::decode(info, &body, field_validation(call)?)?;
+    // The namespace comes from the URL; a different one in the body is a client mistake.
+    if info.namespaced {
+        match object["metadata"]["namespace"].as_str() {
+            Some(ns) if !ns.is_empty() && ns != request.namespace => {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+            _ => object["metadata"]["namespace"] = json!(request.namespace),
+        }
+    }
+    if object["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .is_empty()
+    {
+        if let Some(prefix) = object["metadata"]["generateName"]
+            .as_str()
+            .filter(|p| !p.is_empty())
+        {
+            let suffix: String = (0..5)
+                .map(|_| {
+                    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+                    ALPHABET[rand::random_range(0..ALPHABET.len())] as char
+                })
+                .collect();
+            object["metadata"]["name"] = json!(schema::generate_name(prefix, &suffix));
+        }
+    }
+    schema::apply_defaults(info, &mut object);
+    strategy::prepare_create(info, &mut object, &stamp());
+    schema::validate(info, &object, None)?;
+    if info.namespaced {
+        check_namespace_accepts(call, &request.namespace).await?;
+    }
+    if info.group.is_empty() && info.plural == "services" {
+        allocate_service(call, &mut object).await?;
+    }
+    Ok((object, warnings))
+}
+
+/// Namespace lifecycle: no objects in a namespace that does not exist or is being deleted.
+async fn check_namespace_accepts(call: &Call, namespace: &str) -> Result<(), ApiError> {
+    let info = resource::find("", "v1", "namespaces").expect("namespaces are served");
+    let Some(ns) = call
+        .server
+        .storage
+        .get(info, &info.key(None, namespace))
+        .await?
+    else {
+        return Err(ApiError::not_found("", "namespaces", namespace));
+    };
+    if ns["status"]["phase"] == "Terminating" || ns["metadata"].get("deletionTimestamp").is_some() {
+        let mut err = ApiError::forbidden(format!(
+            "unable to create new content in namespace {namespace} because it is being terminated"
+        ));
+        err.causes.push(apimachinery::Cause {
+            reason: "NamespaceTerminating".into(),
+            field: "metadata.namespace".into(),
+            message: format!("namespace {namespace} is being terminated"),
+        });
+        return Err(err);
+    }
+    Ok(())
+}
+
+async fn allocate_service(call: &Call, object: &mut Value) -> Result<(), ApiError> {
+    let info = resource::find("", "v1", "services").expect("services are served");
+    let all = call
+        .server
+        .storage
+        .list(
+            info,
+            &info.key_prefix(None),
+            &ListOptions::default(),
+            &|_| true,
+        )
+        .await?;
+    let (ips, ports) = services::in_use(&all.items);
+    let mut used_ips = ips;
+    // The first address belongs to the `kubernetes` Service, even before it exists.
+    used_ips.insert(call.server.service_range.first());
+    let name = object["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    services::allocate(
+        &mut object["spec"],
+        &call.server.service_range,
+        call.server.config.service_node_port_range,
+        &used_ips,
+        &ports,
+        rand::random(),
+    )
+    .map_err(|causes| services::invalid(&name, causes))
+}
+
+/// PUT: replace an object, guarded by the resourceVersion it carries (if any).
+pub async fn update(call: &Call, request: &ResourceRequest) -> Result<Response<Body>, ApiError> {
+    let body = parse_body(call)?;
+    let (new, warnings) = schema::decode(request.info, &body, field_validation(call)?)?;
+    check_name(request, &new)?;
+    let old = fetch(call, request).await?;
+    let wanted = new["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    if !wanted.is_empty()
+        && wanted
+            != old["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap_or_default()
+    {
+        return Err(ApiError::stale(
+            request.info.group,
+            request.info.plural,
+            &request.name,
+        ));
+    }
+    let written = write_update(call, request, new, &old).await?;
+    let mut response = respond(call, request.info, 200, written)?;
+    add_warnings(&mut response, &warnings);
+    Ok(response)
+}
+
+fn check_name(request: &ResourceRequest, object: &Value) -> Result<(), ApiError> {
+    let name = object["metadata"]["name"].as_str().unwrap_or_default();
+    if name != request.name {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({name}) does not match the name on the URL ({})",
+            request.name
+        )));
+    }
+    Ok(())
+}
+
+/// Writes `new` over `old` if `old` is still current: server fields carried over, defaults,
+/// validation, and a Txn on old's revision. A lost race is a 409 Conflict.
+pub async fn write_update(
+    call: &Call,
+    request: &ResourceRequest,
+    mut new: Value,
+    old: &Value,
+) -> Result<Value, ApiError> {
+    let info = request.info;
+    if info.namespaced {
+        new["metadata"]["namespace"] = json!(request.namespace);
+    }
+    if request.subresource == "status" {
+        new = strategy::prepare_status_update(&new, old);
+    } else {
+        schema::apply_defaults(info, &mut new);
+        strategy::prepare_update(info, &mut new, old);
+        if info.group.is_empty() && info.plural == "services" {
+            services::keep_allocated(&mut new, old);
+        }
+    }
+    schema::validate(info, &new, Some(old))?;
+    // An update that changes nothing writes nothing, so the resourceVersion stays and clients
+    // can tell (`kubectl patch` prints "no change").
+    if unchanged(&new, old) {
+        return Ok(old.clone());
+    }
+    let revision: i64 = old["metadata"]["resourceVersion"]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if call.query.dry_run {
+        return Ok(new);
+    }
+    let key = key_of(request);
+    // The last finalizer gone from an object being deleted completes its deletion.
+    if new["metadata"].get("deletionTimestamp").is_some()
+        && finalizers(&new).is_empty()
+        && !graceful_pending(info, &new)
+    {
+        return match call.server.storage.delete(&key, revision).await? {
+            Some(deleted_at) => {
+                crate::storage::set_resource_version(&mut new, deleted_at);
+                Ok(new)
+            }
+            None => Err(ApiError::stale(info.group, info.plural, &request.name)),
+        };
+    }
+    call.server
+        .storage
+        .update(info, &key, &new, revision)
+        .await?
+        .ok_or_else(|| ApiError::stale(info.group, info.plural, &request.name))
+}
+
+/// Whether two states of an object are the same but for their resourceVersion.
+fn unchanged(new: &Value, old: &Value) -> bool {
+    let strip = |object: &Value| {
+        let mut object = object.clone();
+        if let Some(map) = object.as_object_mut() {
+            map.remove("apiVersion");
+            map.remove("kind");
+        }
+        if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("resourceVersion");
+        }
+        object
+    };
+    strip(new) == strip(old)
+}
+
+/// What else holds an object being deleted: a pod waits for its kubelet, a namespace for the
+/// namespace controller to empty it (its `spec.finalizers`).
+fn graceful_pending(info: &ResourceInfo, object: &Value) -> bool {
+    match (info.group, info.plural) {
+        ("", "pods") => {
+            object["metadata"]["deletionGracePeriodSeconds"]
+                .as_i64()
+                .unwrap_or(0)
+                > 0
+        }
+        ("", "namespaces") => object["spec"]["finalizers"]
+            .as_array()
+            .is_some_and(|f| !f.is_empty()),
+        _ => false,
+    }
+}
+
+fn finalizers(object: &Value) -> Vec<String> {
+    object["metadata"]["finalizers"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(|f| f.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// PATCH: json, merge, strategic merge or server-side apply, retried on conflicts unless the
+/// patch itself names a resourceVersion.
+pub async fn patch(call: &Call, request: &ResourceRequest) -> Result<Response<Body>, ApiError> {
+    let media = call
+        .content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let patch_body: Value = serde_json::from_slice(&call.body)
+        .or_else(|_| serde_yaml_ng::from_slice(&call.body))
+        .map_err(|e| ApiError::bad_request(format!("the patch is not valid JSON: {e}")))?;
+    let info = request.info;
+    for _ in 0..PATCH_RETRIES {
+        let old = match fetch(call, request).await {
+            Ok(old) => old,
+            Err(err) if err.code == 404 && media == "application/apply-patch+yaml" => {
+                return apply_create(call, request, patch_body).await;
+            }
+            Err(err) => return Err(err),
+        };
+        let mut current = old.clone();
+        objects::with_type(info, &mut current);
+        let patched = match media.as_str() {
+            "application/json-patch+json" => patch::json_patch(&current, &patch_body),
+            "application/merge-patch+json" => Ok(patch::merge_patch(&current, &patch_body)),
+            "application/strategic-merge-patch+json" => {
+                patch::strategic_merge(&current, &patch_body, info.kind)
+            }
+            "application/apply-patch+yaml" => {
+                patch::strategic_merge(&current, &patch_body, info.kind)
+            }
+            _ => return Err(ApiError::unsupported_media_type(&media)),
+        }
+        .map_err(|e| ApiError::new(422, "Invalid", e.to_string()))?;
+        let (new, warnings) = schema::decode(info, &patched, field_validation(call)?)?;
+        check_name(request, &new)?;
+        let pinned = patch_body
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str);
+        if let Some(rv) = pinned {
+            if Some(rv) != old["metadata"]["resourceVersion"].as_str() {
+                return Err(ApiError::stale(info.group, info.plural, &request.name));
+            }
+        }
+        match write_update(call, request, new, &old).await {
+            Ok(written) => {
+                let mut response = respond(call, info, 200, written)?;
+                add_warnings(&mut response, &warnings);
+                return Ok(response);
+            }
+            Err(err) if err.reason == "Conflict" && pinned.is_none() => continue,
+            Err(err) => return Err(err),
+        }
+    }
+    Err(ApiError::stale(info.group, info.plural, &request.name))
+}
+
+/// Server-side apply of an object that does not exist yet creates it.
+async fn apply_create(
+    call: &Call,
+    request: &ResourceRequest,
+    body: Value,
+) -> Result<Response<Body>, ApiError> {
+    let (object, warnings) = admit_create(call, request, body).await?;
+    check_name(request, &object)?;
+    let created = if call.query.dry_run {
+        object
+    } else {
+        call.server
+            .storage
+            .create(request.info, &key_of(request), &object)
+            .await?
+    };
+    let mut response = respond(call, request.info, 201, created)?;
+    add_warnings(&mut response, &warnings);
+    Ok(response)
+}
+
+/// Namespaces Kubernetes never lets anyone delete.
+const PROTECTED_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public"];
+
+/// Deletes an object, or starts its deletion when finalizers or a grace period hold it. Returns
+/// the object's last state and whether it is gone.
+pub async fn delete_object(
+    call: &Call,
+    request: &ResourceRequest,
+    options: &DeleteOptions,
+) -> Result<(Value, bool), ApiError> {
+    let info = request.info;
+    let is_namespace = info.group.is_empty() && info.plural == "namespaces";
+    if is_namespace && PROTECTED_NAMESPACES.contains(&request.name.as_str()) {
+        return Err(ApiError::forbidden(format!(
+            "namespaces \"{}\" is forbidden: this namespace may not be deleted",
+            request.name
+        )));
+    }
+    let key = key_of(request);
+    for _ in 0..PATCH_RETRIES {
+        let mut object = fetch(call, request).await?;
+        let revision: i64 = object["metadata"]["resourceVersion"]
+            .as_str()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if let Some(uid) = &options.precondition_uid {
+            if object["metadata"]["uid"].as_str() != Some(uid) {
+                return Err(ApiError::conflict(
+                    info.group,
+                    info.plural,
+                    &request.name,
+                    &format!(
+                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                        object["metadata"]["uid"].as_str().unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+        if let Some(rv) = &options.precondition_rv {
+            if object["metadata"]["resourceVersion"].as_str() != Some(rv) {
+                return Err(ApiError::stale(info.group, info.plural, &request.name));
+            }
+        }
+        let mut held = finalizers(&object);
+        match options.propagation.as_deref() {
+            Some("Foreground") if !held.iter().any(|f| f == "foregroundDeletion") => {
+                held.push("foregroundDeletion".into())
+            }
+            Some("Orphan") if !held.iter().any(|f| f == "orphan") => held.push("orphan".into()),
+            _ => {}
+        }
+        let grace = grace_period(info, &object, options);
+        let namespace_held = is_namespace
+            && object["spec"]["finalizers"]
+                .as_array()
+                .is_some_and(|f| !f.is_empty());
+        let already = object["metadata"].get("deletionTimestamp").is_some();
+        if held.is_empty() && grace == 0 && !namespace_held {
+            if call.query.dry_run {
+                return Ok((object, true));
+            }
+            match call.server.storage.delete(&key, revision).await? {
+                Some(deleted_at) => {
+                    crate::storage::set_resource_version(&mut object, deleted_at);
+                    return Ok((object, true));
+                }
+                None => continue,
+            }
+        }
+        if already
+            && held == finalizers(&object)
+            && grace
+                >= object["metadata"]["deletionGracePeriodSeconds"]
+                    .as_i64()
+                    .unwrap_or(0)
+        {
+            return Ok((object, false));
+        }
+        let when = match grace {
+            0 => now(),
+            secs => jiff::Timestamp::now()
+                .checked_add(jiff::SignedDuration::from_secs(secs))
+                .map(|t| {
+                    jiff::Timestamp::from_second(t.as_second())
+                        .unwrap_or(t)
+                        .to_string()
+                })
+                .unwrap_or_else(|_| now()),
+        };
+        if !already || grace > 0 {
+            object["metadata"]["deletionTimestamp"] = json!(when);
+        }
+        object["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
+        if !held.is_empty() {
+            object["metadata"]["finalizers"] = json!(held);
+        }
+        if is_namespace {
+            object["status"]["phase"] = json!("Terminating");
+        }
+        if call.query.dry_run {
+            return Ok((object, false));
+        }
+        match call
+            .server
+            .storage
+            .update(info, &key, &object, revision)
+            .await?
+        {
+            Some(written) => return Ok((written, false)),
+            None => continue,
+        }
+    }
+    Err(ApiError::stale(info.group, info.plural, &request.name))
+}
+
+/// The grace period a delete gets: only pods on a node wait for their kubelet; everything
+/// else goes at once.
+fn grace_period(info: &ResourceInfo, object: &Value, options: &DeleteOptions) -> i64 {
+    if !(info.group.is_empty() && info.plural == "pods") {
+        return 0;
+    }
+    let scheduled = object["spec"]["nodeName"]
+        .as_str()
+        .is_some_and(|n| !n.is_empty());
+    let finished = matches!(
+        object["status"]["phase"].as_str(),
+        Some("Succeeded" | "Failed")
+    );
+    if !scheduled || finished {
+        return 0;
+    }
+    let requested = options
+        .grace_period
+        .or_else(|| object["spec"]["terminationGracePeriodSeconds"].as_i64())
+        .unwrap_or(30);
+    // A pod already terminating keeps the shorter of its grace periods.
+    match object["metadata"]["deletionGracePeriodSeconds"].as_i64() {
+        Some(current) => requested.min(current).max(0),
+        None => requested.max(0),
+    }
+}
