@@ -103,7 +103,8 @@ pub struct ApiError {
     /// The `StatusReason`: `NotFound`, `AlreadyExists`, `Conflict`...; empty for plain 500s.
     pub reason: &'static str,
     pub message: String,
-    pub subject: Option<Subject>,
+    /// Boxed to keep `Result<_, ApiError>` small on the happy path.
+    pub subject: Option<Box<Subject>>,
     pub causes: Vec<Cause>,
     /// Seconds a client should wait before retrying (`details.retryAfterSeconds`).
     pub retry_after: Option<u64>,
@@ -133,11 +134,11 @@ impl ApiError {
     }
 
     fn about(mut self, group: &str, kind: &str, name: &str) -> Self {
-        self.subject = Some(Subject {
+        self.subject = Some(Box::new(Subject {
             group: group.into(),
             kind: kind.into(),
             name: name.into(),
-        });
+        }));
         self
     }
 

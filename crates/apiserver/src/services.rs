@@ -181,10 +181,9 @@ pub fn keep_allocated(new: &mut Value, old: &Value) {
         if new["spec"]
             .get(field)
             .is_none_or(|v| v.is_null() || v == "")
+            && let Some(value) = old["spec"].get(field)
         {
-            if let Some(value) = old["spec"].get(field) {
-                new["spec"][field] = value.clone();
-            }
+            new["spec"][field] = value.clone();
         }
     }
     let old_ports: Vec<Value> = old["spec"]["ports"].as_array().cloned().unwrap_or_default();
@@ -199,10 +198,9 @@ pub fn keep_allocated(new: &mut Value, old: &Value) {
             if let Some(previous) = old_ports
                 .iter()
                 .find(|p| p["port"] == port["port"] && p["protocol"] == port["protocol"])
+                && let Some(node_port) = previous.get("nodePort")
             {
-                if let Some(node_port) = previous.get("nodePort") {
-                    port["nodePort"] = node_port.clone();
-                }
+                port["nodePort"] = node_port.clone();
             }
         }
     }

@@ -5,7 +5,7 @@
 
 /// The content type kubectl asks `/openapi/v2` for.
 pub const V2_PROTOBUF_CONTENT_TYPE: &str =
-    "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+    "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
 
 /// A Swagger 2.0 document with an `info` and no paths or definitions, in the protobuf encoding of
 /// gnostic's `openapi.v2.Document` (field 1 `swagger`, field 2 `info` with `title` = 1 and

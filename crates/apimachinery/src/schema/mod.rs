@@ -1,9 +1,10 @@
 //! Typed round-trips through k8s-openapi: decoding checks, unknown-field detection, defaulting and
 //! validation, each worded as kube-apiserver 1.33 words it.
 //!
-//! The server calls these in order on every write: [`decode`] the body, [`apply_defaults`], then
-//! [`validate`] against the stored object on updates. All of it is pure: names, times and UIDs
-//! come from the caller.
+//! The server calls these in order on every write: [`decode`] the body, [`apply_defaults`]
+//! (and [`admit_pod`] for new Pods), then [`validate`], against the stored object on updates.
+//! All of it is pure: names, times and UIDs come from the caller ([`generate_name`] takes its
+//! random suffix as an argument).
 
 // Every entry point answers with the crate's `ApiError`, which callers turn into a `Status`
 // as is; boxing it here alone would only add noise.

@@ -202,15 +202,24 @@ async fn create(call: &Call, request: &ResourceRequest) -> Result<Response<Body>
     if !request.name.is_empty() {
         return Err(ApiError::method_not_allowed());
     }
-    let body = update::parse_body(call)?;
+    let body = update::parse_body(call, request.info.kind)?;
     let (object, warnings) = update::admit_create(call, request, body).await?;
+    let name = object["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let key = request.info.key(Some(&request.namespace), &name);
     let created = if call.query.dry_run {
+        // A dry run answers as the write would, taken names included.
+        if call.server.storage.get(request.info, &key).await?.is_some() {
+            return Err(ApiError::already_exists(
+                request.info.group,
+                request.info.plural,
+                &name,
+            ));
+        }
         object
     } else {
-        let key = request.info.key(
-            Some(&request.namespace),
-            object["metadata"]["name"].as_str().unwrap_or_default(),
-        );
         call.server
             .storage
             .create(request.info, &key, &object)
@@ -228,21 +237,30 @@ pub struct DeleteOptions {
     pub grace_period: Option<i64>,
     pub precondition_uid: Option<String>,
     pub precondition_rv: Option<String>,
+    /// `dryRun: ["All"]` in the body or `?dryRun=All`: decide, but write nothing.
+    pub dry_run: bool,
 }
 
 pub fn delete_options(call: &Call) -> Result<DeleteOptions, ApiError> {
     let mut options = DeleteOptions {
         propagation: call.query.propagation_policy.clone(),
         grace_period: call.query.grace_period_seconds,
+        dry_run: call.query.dry_run,
         ..DeleteOptions::default()
     };
     if !call.body.is_empty() {
-        let body = update::parse_body(call)?;
+        let body = update::parse_body(call, "DeleteOptions")?;
         if let Some(p) = body["propagationPolicy"].as_str() {
             options.propagation = Some(p.to_string());
         }
         if let Some(orphan) = body["orphanDependents"].as_bool() {
             options.propagation = Some(if orphan { "Orphan" } else { "Background" }.into());
+        }
+        if body["dryRun"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|v| v == "All"))
+        {
+            options.dry_run = true;
         }
         if let Some(g) = body["gracePeriodSeconds"].as_i64() {
             options.grace_period = Some(g);
@@ -256,12 +274,12 @@ pub fn delete_options(call: &Call) -> Result<DeleteOptions, ApiError> {
             .and_then(Value::as_str)
             .map(String::from);
     }
-    if let Some(p) = &options.propagation {
-        if !matches!(p.as_str(), "Orphan" | "Background" | "Foreground") {
-            return Err(ApiError::bad_request(format!(
-                "propagationPolicy: Unsupported value: \"{p}\": supported values: \"Foreground\", \"Background\", \"Orphan\""
-            )));
-        }
+    if let Some(p) = &options.propagation
+        && !matches!(p.as_str(), "Orphan" | "Background" | "Foreground")
+    {
+        return Err(ApiError::bad_request(format!(
+            "propagationPolicy: Unsupported value: \"{p}\": supported values: \"Foreground\", \"Background\", \"Orphan\""
+        )));
     }
     Ok(options)
 }

@@ -21,7 +21,7 @@ pub async fn create(call: Call, request: ResourceRequest) -> Result<Response<Bod
     if request.verb != "create" {
         return Err(ApiError::method_not_allowed());
     }
-    let mut review = parse_body(&call)?;
+    let mut review = parse_body(&call, request.info.kind)?;
     let status = match request.info.plural {
         "selfsubjectaccessreviews" => access_review(&call, &call.user, &review["spec"]),
         "subjectaccessreviews" => {
@@ -150,7 +150,7 @@ pub async fn token_request(
         ..request.clone()
     };
     let account = super::objects::fetch(call, &sa_request).await?;
-    let mut review = parse_body(call).unwrap_or_else(|_| json!({"spec": {}}));
+    let mut review = parse_body(call, "TokenRequest").unwrap_or_else(|_| json!({"spec": {}}));
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()

@@ -21,7 +21,7 @@ pub async fn dispatch(call: Call, request: ResourceRequest) -> Result<Response<B
     match (request.subresource.as_str(), request.verb) {
         ("status", "get") => respond(&call, request.info, 200, fetch(&call, &request).await?),
         ("status" | "finalize", "update") => {
-            let new = parse_body(&call)?;
+            let new = parse_body(&call, request.info.kind)?;
             let old = fetch(&call, &request).await?;
             check_version(&request, &new, &old)?;
             let merged = if request.subresource == "finalize" {
@@ -121,7 +121,7 @@ async fn scale(
             return Ok(super::response::json(200, &current));
         }
         let wanted = if verb == "update" {
-            parse_body(call)?
+            parse_body(call, "Scale")?
         } else {
             let body: Value = serde_json::from_slice(&call.body)
                 .map_err(|e| ApiError::bad_request(e.to_string()))?;
@@ -177,7 +177,7 @@ async fn scale(
 
 /// Binds a pod to a node, once: a pod already bound is a 409, as kube-apiserver answers.
 async fn binding(call: &Call, request: &ResourceRequest) -> Result<Response<Body>, ApiError> {
-    let body = parse_body(call)?;
+    let body = parse_body(call, "Binding")?;
     let node = body["target"]["name"]
         .as_str()
         .unwrap_or_default()
@@ -201,7 +201,7 @@ async fn binding(call: &Call, request: &ResourceRequest) -> Result<Response<Body
     {
         return Err(ApiError::conflict(
             "",
-            "pods",
+            "pods/binding",
             &request.name,
             &format!(
                 "pod {} is already assigned to node \"{}\"",
@@ -213,7 +213,7 @@ async fn binding(call: &Call, request: &ResourceRequest) -> Result<Response<Body
     if old["metadata"].get("deletionTimestamp").is_some() {
         return Err(ApiError::conflict(
             "",
-            "pods",
+            "pods/binding",
             &request.name,
             "pod is being deleted, cannot be assigned to a host",
         ));
@@ -256,7 +256,17 @@ async fn eviction(call: &Call, request: &ResourceRequest) -> Result<Response<Bod
         ..request.clone()
     };
     let pod = fetch(call, &pod_request).await?;
-    if let Some(budget) = super::reviews::blocking_budget(call, &pod).await? {
+    // Pods that are not running, or already going, never count against a budget.
+    let ignores_budgets = matches!(
+        pod["status"]["phase"].as_str(),
+        Some("Pending" | "Succeeded" | "Failed") | None
+    ) || pod["metadata"].get("deletionTimestamp").is_some();
+    let blocking = if ignores_budgets {
+        None
+    } else {
+        super::reviews::blocking_budget(call, &pod).await?
+    };
+    if let Some(budget) = blocking {
         let mut err = ApiError::new(
             429,
             "TooManyRequests",
@@ -269,7 +279,7 @@ async fn eviction(call: &Call, request: &ResourceRequest) -> Result<Response<Bod
         });
         return Err(err);
     }
-    let body = parse_body(call).unwrap_or(json!({}));
+    let body = parse_body(call, "Eviction").unwrap_or(json!({}));
     let mut options = objects::DeleteOptions::default();
     if let Some(grace) = body
         .pointer("/deleteOptions/gracePeriodSeconds")

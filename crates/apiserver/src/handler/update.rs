@@ -17,9 +17,9 @@ use crate::strategy::{self, Stamp};
 /// How many times a patch is retried when the object changes under it.
 const PATCH_RETRIES: usize = 8;
 
-/// The request body as JSON (YAML is accepted too, as kube-apiserver accepts it); 400 with the
-/// parser's message otherwise.
-pub fn parse_body(call: &Call) -> Result<Value, ApiError> {
+/// The request body as JSON (protobuf and YAML are accepted too, as kube-apiserver accepts
+/// them); a 400 in kube-apiserver's words, naming the `kind` expected, otherwise.
+pub fn parse_body(call: &Call, kind: &str) -> Result<Value, ApiError> {
     if call.body.is_empty() {
         return Err(ApiError::bad_request(
             "the request body is empty: send the object as JSON",
@@ -39,7 +39,9 @@ pub fn parse_body(call: &Call) -> Result<Value, ApiError> {
             .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))?
     } else {
         serde_json::from_slice(&call.body).map_err(|e| {
-            ApiError::bad_request(format!("error decoding the request body as JSON: {e}"))
+            ApiError::bad_request(format!(
+                "the object provided is unrecognized (must be of type {kind}): couldn't get version/kind; json parse error: {e}"
+            ))
         })?
     };
     if !value.is_object() {
@@ -120,25 +122,32 @@ pub async fn admit_create(
         .as_str()
         .unwrap_or_default()
         .is_empty()
-    {
-        if let Some(prefix) = object["metadata"]["generateName"]
+        && let Some(prefix) = object["metadata"]["generateName"]
             .as_str()
             .filter(|p| !p.is_empty())
-        {
-            let suffix: String = (0..5)
-                .map(|_| {
-                    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-                    ALPHABET[rand::random_range(0..ALPHABET.len())] as char
-                })
-                .collect();
-            object["metadata"]["name"] = json!(schema::generate_name(prefix, &suffix));
-        }
+    {
+        let suffix: String = (0..5)
+            .map(|_| {
+                const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+                ALPHABET[rand::random_range(0..ALPHABET.len())] as char
+            })
+            .collect();
+        object["metadata"]["name"] = json!(schema::generate_name(prefix, &suffix));
     }
     schema::apply_defaults(info, &mut object);
+    if info.group.is_empty() && info.plural == "pods" {
+        // What kube-apiserver's admission plugins add to every new pod (ServiceAccount,
+        // Priority, DefaultTolerationSeconds).
+        schema::admit_pod(&mut object);
+    }
     strategy::prepare_create(info, &mut object, &stamp());
     schema::validate(info, &object, None)?;
     if info.namespaced {
-        check_namespace_accepts(call, &request.namespace).await?;
+        let name = object["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        check_namespace_accepts(call, request, &name).await?;
     }
     if info.group.is_empty() && info.plural == "services" {
         allocate_service(call, &mut object).await?;
@@ -147,7 +156,12 @@ pub async fn admit_create(
 }
 
 /// Namespace lifecycle: no objects in a namespace that does not exist or is being deleted.
-async fn check_namespace_accepts(call: &Call, namespace: &str) -> Result<(), ApiError> {
+async fn check_namespace_accepts(
+    call: &Call,
+    request: &ResourceRequest,
+    name: &str,
+) -> Result<(), ApiError> {
+    let namespace = request.namespace.as_str();
     let info = resource::find("", "v1", "namespaces").expect("namespaces are served");
     let Some(ns) = call
         .server
@@ -159,7 +173,8 @@ async fn check_namespace_accepts(call: &Call, namespace: &str) -> Result<(), Api
     };
     if ns["status"]["phase"] == "Terminating" || ns["metadata"].get("deletionTimestamp").is_some() {
         let mut err = ApiError::forbidden(format!(
-            "unable to create new content in namespace {namespace} because it is being terminated"
+            "{} \"{name}\" is forbidden: unable to create new content in namespace {namespace} because it is being terminated",
+            request.info.qualified_plural()
         ));
         err.causes.push(apimachinery::Cause {
             reason: "NamespaceTerminating".into(),
@@ -204,7 +219,7 @@ async fn allocate_service(call: &Call, object: &mut Value) -> Result<(), ApiErro
 
 /// PUT: replace an object, guarded by the resourceVersion it carries (if any).
 pub async fn update(call: &Call, request: &ResourceRequest) -> Result<Response<Body>, ApiError> {
-    let body = parse_body(call)?;
+    let body = parse_body(call, request.info.kind)?;
     let (new, warnings) = schema::decode(request.info, &body, field_validation(call)?)?;
     check_name(request, &new)?;
     let old = fetch(call, request).await?;
@@ -381,10 +396,10 @@ pub async fn patch(call: &Call, request: &ResourceRequest) -> Result<Response<Bo
         let pinned = patch_body
             .pointer("/metadata/resourceVersion")
             .and_then(Value::as_str);
-        if let Some(rv) = pinned {
-            if Some(rv) != old["metadata"]["resourceVersion"].as_str() {
-                return Err(ApiError::stale(info.group, info.plural, &request.name));
-            }
+        if let Some(rv) = pinned
+            && Some(rv) != old["metadata"]["resourceVersion"].as_str()
+        {
+            return Err(ApiError::stale(info.group, info.plural, &request.name));
         }
         match write_update(call, request, new, &old).await {
             Ok(written) => {
@@ -445,23 +460,23 @@ pub async fn delete_object(
             .as_str()
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
-        if let Some(uid) = &options.precondition_uid {
-            if object["metadata"]["uid"].as_str() != Some(uid) {
-                return Err(ApiError::conflict(
-                    info.group,
-                    info.plural,
-                    &request.name,
-                    &format!(
-                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                        object["metadata"]["uid"].as_str().unwrap_or_default()
-                    ),
-                ));
-            }
+        if let Some(uid) = &options.precondition_uid
+            && object["metadata"]["uid"].as_str() != Some(uid)
+        {
+            return Err(ApiError::conflict(
+                info.group,
+                info.plural,
+                &request.name,
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    object["metadata"]["uid"].as_str().unwrap_or_default()
+                ),
+            ));
         }
-        if let Some(rv) = &options.precondition_rv {
-            if object["metadata"]["resourceVersion"].as_str() != Some(rv) {
-                return Err(ApiError::stale(info.group, info.plural, &request.name));
-            }
+        if let Some(rv) = &options.precondition_rv
+            && object["metadata"]["resourceVersion"].as_str() != Some(rv)
+        {
+            return Err(ApiError::stale(info.group, info.plural, &request.name));
         }
         let mut held = finalizers(&object);
         match options.propagation.as_deref() {
@@ -478,7 +493,7 @@ pub async fn delete_object(
                 .is_some_and(|f| !f.is_empty());
         let already = object["metadata"].get("deletionTimestamp").is_some();
         if held.is_empty() && grace == 0 && !namespace_held {
-            if call.query.dry_run {
+            if options.dry_run {
                 return Ok((object, true));
             }
             match call.server.storage.delete(&key, revision).await? {
@@ -519,7 +534,7 @@ pub async fn delete_object(
         if is_namespace {
             object["status"]["phase"] = json!("Terminating");
         }
-        if call.query.dry_run {
+        if options.dry_run {
             return Ok((object, false));
         }
         match call

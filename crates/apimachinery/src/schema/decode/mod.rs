@@ -171,11 +171,10 @@ pub fn decode(
         .map_err(|why| cannot_handle(&kind, &api_version, info.kind, &why))?;
 
     let text = serde_json::to_string(&input).map_err(ApiError::internal)?;
-    let output = (typed.roundtrip)(&text).map_err(|err| {
+    let mut output = (typed.roundtrip)(&text).map_err(|err| {
         let why = type_error::describe(&err, &text, &typed.schema(), info.kind, &input);
         cannot_handle(&kind, &api_version, info.kind, &why)
     })?;
-    let mut output = output;
     canonical_quantities(typed, &mut output)
         .map_err(|why| cannot_handle(&kind, &api_version, info.kind, why))?;
 
@@ -240,10 +239,10 @@ fn canonical_quantities(typed: &TypedKind, output: &mut Value) -> Result<(), &'s
             };
             if let Err(why) = formats::check_quantity(s) {
                 failure.get_or_insert(why);
-            } else if let Some(canonical) = formats::canonical_quantity(s) {
-                if canonical != *s {
-                    rewrites.push((json_pointer(path), canonical));
-                }
+            } else if let Some(canonical) = formats::canonical_quantity(s)
+                && canonical != *s
+            {
+                rewrites.push((json_pointer(path), canonical));
             }
         },
     );

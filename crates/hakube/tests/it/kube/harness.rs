@@ -53,6 +53,7 @@ pub mod context {
 pub struct ApiCluster {
     apiserver: Option<Child>,
     ip: Ipv4Addr,
+    pki: ApiPki,
     dir: PathBuf,
     log: PathBuf,
     kubeconfig: PathBuf,
@@ -86,18 +87,32 @@ impl ApiCluster {
         let mut cluster = ApiCluster {
             apiserver: None,
             ip,
+            pki,
             log: dir.join("apiserver.log"),
             dir,
             kubeconfig,
             store,
         };
-        cluster.spawn(&pki)?;
+        cluster.spawn()?;
         cluster.wait_ready()?;
         Ok(cluster)
     }
 
+    /// Stops the API server and starts it again with the same flags, so that it reads its files
+    /// anew (an edited EncryptionConfiguration, say), as an operator's restart does. The store
+    /// keeps running.
+    pub fn restart_apiserver(&mut self) -> Result<()> {
+        if let Some(mut child) = self.apiserver.take() {
+            child.kill().context("stopping hakube apiserver")?;
+            child.wait()?;
+        }
+        self.spawn()?;
+        self.wait_ready()
+    }
+
     /// The flags kubeadm would give kube-apiserver, aimed at this cluster's store and files.
-    fn apiserver_args(&self, pki: &ApiPki) -> Result<Vec<String>> {
+    fn apiserver_args(&self) -> Result<Vec<String>> {
+        let pki = &self.pki;
         let store_pki = self.store.pki().context("the store runs with TLS")?;
         let servers: Vec<String> = (0..self.store.len())
             .map(|i| self.store.client_url(i))
@@ -138,10 +153,14 @@ impl ApiCluster {
         .collect())
     }
 
-    fn spawn(&mut self, pki: &ApiPki) -> Result<()> {
-        let args = self.apiserver_args(pki)?;
+    fn spawn(&mut self) -> Result<()> {
+        let args = self.apiserver_args()?;
         let program = env!("CARGO_BIN_EXE_hakube");
-        let mut log = std::fs::File::create(&self.log)?;
+        // Appended to, so that a restarted server's log follows the first one's.
+        let mut log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)?;
         writeln!(log, "=== harness: {program} apiserver {}", args.join(" "))?;
         let mut cmd = if Path::new(SETPRIV).exists() {
             let mut cmd = Command::new(SETPRIV);
@@ -206,6 +225,38 @@ impl ApiCluster {
     /// The directory the test may write its own files into (it is removed with the cluster).
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The files the API server was started with: its CA, ServiceAccount keys and
+    /// EncryptionConfiguration.
+    pub fn pki(&self) -> &ApiPki {
+        &self.pki
+    }
+
+    /// kubectl as a user who presents the bearer `token`, under a new kubeconfig user and
+    /// context, both called `name`.
+    pub fn kubectl_with_token(&self, name: &str, token: &str) -> Result<Kubectl> {
+        let text = std::fs::read_to_string(&self.kubeconfig)?;
+        let mut config: serde_json::Value = serde_json::from_str(&text)?;
+        let lists = [
+            ("users", json!({ "name": name, "user": { "token": token } })),
+            (
+                "contexts",
+                json!({
+                    "name": name,
+                    "context": { "cluster": "hakube", "user": name, "namespace": "default" },
+                }),
+            ),
+        ];
+        for (list, entry) in lists {
+            config[list]
+                .as_array_mut()
+                .with_context(|| format!("the kubeconfig has no {list}"))?
+                .push(entry);
+        }
+        std::fs::write(&self.kubeconfig, serde_json::to_string_pretty(&config)?)
+            .with_context(|| format!("writing {}", self.kubeconfig.display()))?;
+        Ok(self.kubectl(name))
     }
 
     /// etcdctl aimed at the store as a trusted client.

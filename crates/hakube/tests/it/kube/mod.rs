@@ -28,14 +28,24 @@ macro_rules! on_both_stores {
 mod columns;
 mod harness;
 mod kubectl;
+mod objects;
 mod pki;
 mod seed;
 
 mod at_rest;
 mod auth;
+mod bad_input;
 mod conflicts;
 mod discovery;
+mod dry_run;
 mod edits;
+mod eviction;
+mod lifecycle;
+mod paging;
+mod pods;
+mod rotation;
+mod server_side_apply;
 mod tables;
+mod tokens;
 mod watches;
 mod workflow;
