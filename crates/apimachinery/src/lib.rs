@@ -2,6 +2,7 @@
 //! selectors, patches, Table printers, discovery documents and OpenAPI. The API server calls these;
 //! none of them touch a socket or a disk.
 
+pub mod apply;
 pub mod discovery;
 pub mod openapi;
 pub mod patch;

@@ -38,6 +38,8 @@ pub struct Call {
     pub query: Query,
     pub accept: String,
     pub content_type: String,
+    /// The client's User-Agent, which names the field manager when a write does not.
+    pub user_agent: String,
     pub body: Bytes,
 }
 
@@ -119,6 +121,7 @@ async fn serve(
         query,
         accept: header(http::header::ACCEPT),
         content_type: header(http::header::CONTENT_TYPE),
+        user_agent: header(http::header::USER_AGENT),
         body,
     };
     match target {

@@ -203,7 +203,7 @@ async fn create(call: &Call, request: &ResourceRequest) -> Result<Response<Body>
         return Err(ApiError::method_not_allowed());
     }
     let body = update::parse_body(call, request.info.kind)?;
-    let (object, warnings) = update::admit_create(call, request, body).await?;
+    let (object, warnings) = update::admit_create(call, request, body, false).await?;
     let name = object["metadata"]["name"]
         .as_str()
         .unwrap_or_default()

@@ -44,10 +44,11 @@ pub async fn dispatch(call: Call, request: ResourceRequest) -> Result<Response<B
                     },
                     merged,
                     &old,
+                    true,
                 )
                 .await?
             } else {
-                write_update(&call, &status_request, merged, &old).await?
+                write_update(&call, &status_request, merged, &old, true).await?
             };
             respond(&call, request.info, 200, written)
         }
@@ -154,7 +155,7 @@ async fn scale(
         }
         let mut new = old.clone();
         new["spec"]["replicas"] = json!(replicas);
-        match write_update(call, &main, new, &old).await {
+        match write_update(call, &main, new, &old, true).await {
             Ok(written) => return Ok(super::response::json(200, &scale_of(&written))),
             Err(err)
                 if err.reason == "Conflict"

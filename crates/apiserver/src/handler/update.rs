@@ -2,6 +2,7 @@
 //! validation), updates and patches with optimistic concurrency, and deletion with finalizers
 //! and graceful pod termination. No write leaves an object half-changed: each ends in one Txn.
 
+use apimachinery::apply::{self, FieldManager};
 use apimachinery::schema::{self, FieldValidation};
 use apimachinery::{ApiError, ResourceInfo, patch, resource};
 use http::{HeaderValue, Response};
@@ -99,11 +100,52 @@ pub fn now() -> String {
     stamp().now
 }
 
-/// Decodes and admits a new object: everything but the final write.
+/// The name a write's fields are recorded under: `fieldManager`, else from the User-Agent.
+fn manager(call: &Call) -> String {
+    apply::manager_name(Some(&call.query.field_manager), &call.user_agent)
+}
+
+/// Who owns what after a write: the manager, kind and subresource of this request.
+fn field_manager<'a>(
+    info: &'a ResourceInfo,
+    subresource: &'a str,
+    manager: &'a str,
+    now: &'a str,
+) -> FieldManager<'a> {
+    FieldManager {
+        manager,
+        kind: info.kind,
+        api_version: if info.group.is_empty() {
+            info.version
+        } else {
+            API_VERSIONS
+                .iter()
+                .find(|(g, _)| *g == info.group)
+                .map_or(info.version, |(_, v)| v)
+        },
+        subresource,
+        status_subresource: strategy::has_status_subresource(info),
+        now,
+    }
+}
+
+/// `apiVersion`s of the named groups, for managedFields entries (they carry the group/version).
+const API_VERSIONS: &[(&str, &str)] = &[
+    ("apps", "apps/v1"),
+    ("coordination.k8s.io", "coordination.k8s.io/v1"),
+    ("discovery.k8s.io", "discovery.k8s.io/v1"),
+    ("policy", "policy/v1"),
+    ("rbac.authorization.k8s.io", "rbac.authorization.k8s.io/v1"),
+    ("storage.k8s.io", "storage.k8s.io/v1"),
+];
+
+/// Decodes and admits a new object: everything but the final write. `applied` objects come
+/// from server-side apply, which has already recorded their field ownership.
 pub async fn admit_create(
     call: &Call,
     request: &ResourceRequest,
     body: Value,
+    applied: bool,
 ) -> Result<(Value, Vec<String>), ApiError> {
     let info = request.info;
     let (mut object, warnings) = schema::decode(info, &body, field_validation(call)?)?;
@@ -140,7 +182,16 @@ pub async fn admit_create(
         // Priority, DefaultTolerationSeconds).
         schema::admit_pod(&mut object);
     }
-    strategy::prepare_create(info, &mut object, &stamp());
+    let stamp = stamp();
+    strategy::prepare_create(info, &mut object, &stamp);
+    if !applied {
+        let manager = manager(call);
+        apply::record_update(
+            None,
+            &mut object,
+            &field_manager(info, "", &manager, &stamp.now),
+        );
+    }
     schema::validate(info, &object, None)?;
     if info.namespaced {
         let name = object["metadata"]["name"]
@@ -239,7 +290,7 @@ pub async fn update(call: &Call, request: &ResourceRequest) -> Result<Response<B
             &request.name,
         ));
     }
-    let written = write_update(call, request, new, &old).await?;
+    let written = write_update(call, request, new, &old, true).await?;
     let mut response = respond(call, request.info, 200, written)?;
     add_warnings(&mut response, &warnings);
     Ok(response)
@@ -263,6 +314,7 @@ pub async fn write_update(
     request: &ResourceRequest,
     mut new: Value,
     old: &Value,
+    track: bool,
 ) -> Result<Value, ApiError> {
     let info = request.info;
     if info.namespaced {
@@ -278,6 +330,15 @@ pub async fn write_update(
         }
     }
     schema::validate(info, &new, Some(old))?;
+    if track {
+        let manager = manager(call);
+        let now = now();
+        apply::record_update(
+            Some(old),
+            &mut new,
+            &field_manager(info, &request.subresource, &manager, &now),
+        );
+    }
     // An update that changes nothing writes nothing, so the resourceVersion stays and clients
     // can tell (`kubectl patch` prints "no change").
     if unchanged(&new, old) {
@@ -386,11 +447,17 @@ pub async fn patch(call: &Call, request: &ResourceRequest) -> Result<Response<Bo
                 patch::strategic_merge(&current, &patch_body, info.kind)
             }
             "application/apply-patch+yaml" => {
-                patch::strategic_merge(&current, &patch_body, info.kind)
+                let manager = apply_manager(call)?;
+                let now = now();
+                let fm = field_manager(info, &request.subresource, &manager, &now);
+                let applied = apply::apply(Some(&current), &patch_body, call.query.force, &fm)
+                    .map_err(|e| e.into_api_error())?;
+                Ok(applied)
             }
             _ => return Err(ApiError::unsupported_media_type(&media)),
         }
-        .map_err(|e| ApiError::new(422, "Invalid", e.to_string()))?;
+        .map_err(|e: patch::PatchError| ApiError::new(422, "Invalid", e.to_string()))?;
+        let track = media != "application/apply-patch+yaml";
         let (new, warnings) = schema::decode(info, &patched, field_validation(call)?)?;
         check_name(request, &new)?;
         let pinned = patch_body
@@ -401,7 +468,7 @@ pub async fn patch(call: &Call, request: &ResourceRequest) -> Result<Response<Bo
         {
             return Err(ApiError::stale(info.group, info.plural, &request.name));
         }
-        match write_update(call, request, new, &old).await {
+        match write_update(call, request, new, &old, track).await {
             Ok(written) => {
                 let mut response = respond(call, info, 200, written)?;
                 add_warnings(&mut response, &warnings);
@@ -420,7 +487,12 @@ async fn apply_create(
     request: &ResourceRequest,
     body: Value,
 ) -> Result<Response<Body>, ApiError> {
-    let (object, warnings) = admit_create(call, request, body).await?;
+    let manager = apply_manager(call)?;
+    let now = now();
+    let fm = field_manager(request.info, "", &manager, &now);
+    let applied =
+        apply::apply(None, &body, call.query.force, &fm).map_err(|e| e.into_api_error())?;
+    let (object, warnings) = admit_create(call, request, applied, true).await?;
     check_name(request, &object)?;
     let created = if call.query.dry_run {
         object
@@ -433,6 +505,16 @@ async fn apply_create(
     let mut response = respond(call, request.info, 201, created)?;
     add_warnings(&mut response, &warnings);
     Ok(response)
+}
+
+/// Server-side apply names its manager explicitly, as kube-apiserver requires.
+fn apply_manager(call: &Call) -> Result<String, ApiError> {
+    if call.query.field_manager.is_empty() {
+        return Err(ApiError::bad_request(
+            "PATCH, Content-Type: application/apply-patch+yaml: fieldManager is required for apply requests",
+        ));
+    }
+    Ok(call.query.field_manager.clone())
 }
 
 /// Namespaces Kubernetes never lets anyone delete.

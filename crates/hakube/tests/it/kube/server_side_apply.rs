@@ -25,7 +25,7 @@ fn server_side_apply_creates_updates_and_owns_fields(flavor: Flavor) -> Result<(
         "configmap/ssa serverside-applied\n",
     )?;
 
-    let stored = must_get(&admin, &["configmap", "ssa"])?;
+    let stored = must_get(&admin, &["configmap", "ssa", "--show-managed-fields"])?;
     let meta = &stored["metadata"];
     let managers = meta["managedFields"]
         .as_array()
