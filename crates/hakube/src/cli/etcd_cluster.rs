@@ -54,6 +54,7 @@ pub async fn run(args: EtcdClusterArgs) -> anyhow::Result<()> {
         let peer_url = format!("{scheme}://{host}:{peer}");
         let data_dir = args.data_dir.join(format!("{name}.etcd"));
         let mut command = Command::new(&exe);
+        command.arg("etcd");
         if let Some(pki) = &pki {
             let files = pki
                 .nodes
@@ -77,7 +78,6 @@ pub async fn run(args: EtcdClusterArgs) -> anyhow::Result<()> {
                 .arg("--peer-client-cert-auth");
         }
         let child = command
-            .arg("etcd")
             .args(["--name", name])
             .arg("--data-dir")
             .arg(&data_dir)
