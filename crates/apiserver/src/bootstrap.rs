@@ -50,25 +50,6 @@ async fn until_stopped(mut stopped: watch::Receiver<bool>, duty: impl Future<Out
     }
 }
 
-fn stamp() -> Stamp {
-    let bytes: [u8; 16] = rand::random();
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let now = jiff::Timestamp::now();
-    Stamp {
-        now: jiff::Timestamp::from_second(now.as_second())
-            .unwrap_or(now)
-            .to_string(),
-        uid: format!(
-            "{}-{}-4{}-a{}-{}",
-            &hex[0..8],
-            &hex[8..12],
-            &hex[13..16],
-            &hex[17..20],
-            &hex[20..32]
-        ),
-    }
-}
-
 /// Creates an object unless it exists (then leaves it alone: users may have changed it).
 async fn ensure(
     server: &ApiServer,
@@ -87,7 +68,7 @@ async fn ensure(
     object["apiVersion"] = json!(info.api_version());
     object["kind"] = json!(info.kind);
     schema::apply_defaults(info, &mut object);
-    strategy::prepare_create(info, &mut object, &stamp());
+    strategy::prepare_create(info, &mut object, &Stamp::now());
     match server.storage.create(info, &key, &object).await {
         Ok(_) => Ok(()),
         // Another API server made it first.

@@ -14,6 +14,30 @@ pub struct Stamp {
     pub uid: String,
 }
 
+impl Stamp {
+    /// The present time, to the second, and a fresh random (version 4) UUID.
+    pub fn now() -> Stamp {
+        let now = jiff::Timestamp::now();
+        let now = jiff::Timestamp::from_second(now.as_second()).unwrap_or(now);
+        let bytes: [u8; 16] = rand::random();
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        // The version nibble is 4 and the variant bits are 10, as RFC 9562 sets them.
+        let uid = format!(
+            "{}-{}-4{}-{:x}{}-{}",
+            &hex[0..8],
+            &hex[8..12],
+            &hex[13..16],
+            8 | (bytes[8] & 0x3),
+            &hex[17..20],
+            &hex[20..32]
+        );
+        Stamp {
+            now: now.to_string(),
+            uid,
+        }
+    }
+}
+
 /// Resources whose spec changes bump `metadata.generation`, which their controllers report back
 /// as `status.observedGeneration`.
 fn tracks_generation(info: &ResourceInfo) -> bool {

@@ -74,30 +74,9 @@ pub fn add_warnings(response: &mut Response<Body>, warnings: &[String]) {
     }
 }
 
-fn stamp() -> Stamp {
-    let now = jiff::Timestamp::now();
-    let now = jiff::Timestamp::from_second(now.as_second()).unwrap_or(now);
-    let bytes: [u8; 16] = rand::random();
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    // A version 4 UUID: random, with the version and variant bits set.
-    let uid = format!(
-        "{}-{}-4{}-{:x}{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[13..16],
-        8 | (bytes[8] & 0x3),
-        &hex[17..20],
-        &hex[20..32]
-    );
-    Stamp {
-        now: now.to_string(),
-        uid,
-    }
-}
-
 /// The time now, as `metav1.Time` writes it.
 pub fn now() -> String {
-    stamp().now
+    Stamp::now().now
 }
 
 /// The name a write's fields are recorded under: `fieldManager`, else from the User-Agent.
@@ -182,7 +161,7 @@ pub async fn admit_create(
         // Priority, DefaultTolerationSeconds).
         schema::admit_pod(&mut object);
     }
-    let stamp = stamp();
+    let stamp = Stamp::now();
     strategy::prepare_create(info, &mut object, &stamp);
     if !applied {
         let manager = manager(call);
