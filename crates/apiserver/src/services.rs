@@ -186,6 +186,16 @@ pub fn keep_allocated(new: &mut Value, old: &Value) {
             new["spec"][field] = value.clone();
         }
     }
+    // Leaving NodePort or LoadBalancer drops what only those types have, unless the update
+    // itself changed it, as kube-apiserver does.
+    let kind = new["spec"]["type"].as_str().unwrap_or("ClusterIP");
+    let external = |k: &str| matches!(k, "NodePort" | "LoadBalancer");
+    if !external(kind) {
+        if external(old["spec"]["type"].as_str().unwrap_or("ClusterIP")) {
+            drop_node_ports(new, old);
+        }
+        return;
+    }
     let old_ports: Vec<Value> = old["spec"]["ports"].as_array().cloned().unwrap_or_default();
     if let Some(ports) = new["spec"]["ports"].as_array_mut() {
         for port in ports {
@@ -203,6 +213,28 @@ pub fn keep_allocated(new: &mut Value, old: &Value) {
                 port["nodePort"] = node_port.clone();
             }
         }
+    }
+}
+
+/// Clears node ports and the external traffic policy that a patch carried over from an external
+/// Service to one that is no longer external.
+fn drop_node_ports(new: &mut Value, old: &Value) {
+    let old_ports: Vec<Value> = old["spec"]["ports"].as_array().cloned().unwrap_or_default();
+    if let Some(ports) = new["spec"]["ports"].as_array_mut() {
+        for port in ports {
+            let carried = old_ports
+                .iter()
+                .any(|p| p.get("nodePort").is_some() && p["nodePort"] == port["nodePort"]);
+            if carried && let Some(map) = port.as_object_mut() {
+                map.remove("nodePort");
+            }
+        }
+    }
+    if new["spec"]["externalTrafficPolicy"] == old["spec"]["externalTrafficPolicy"]
+        && let Some(spec) = new["spec"].as_object_mut()
+    {
+        spec.remove("externalTrafficPolicy");
+        spec.remove("healthCheckNodePort");
     }
 }
 
@@ -315,5 +347,14 @@ mod tests {
         keep_allocated(&mut new, &old);
         assert_eq!(new["spec"]["clusterIP"], "10.96.0.9");
         assert_eq!(new["spec"]["ports"][0]["nodePort"], 31000);
+    }
+
+    #[test]
+    fn leaving_node_port_drops_its_fields() {
+        let old = json!({"spec": {"type": "NodePort", "externalTrafficPolicy": "Cluster", "ports": [{"port": 80, "nodePort": 31000}]}});
+        let mut patched = json!({"spec": {"type": "ClusterIP", "externalTrafficPolicy": "Cluster", "ports": [{"port": 80, "nodePort": 31000}]}});
+        keep_allocated(&mut patched, &old);
+        assert_eq!(patched["spec"]["ports"][0].get("nodePort"), None);
+        assert_eq!(patched["spec"].get("externalTrafficPolicy"), None);
     }
 }

@@ -180,7 +180,7 @@ pub async fn admit_create(
         check_namespace_accepts(call, request, &name).await?;
     }
     if info.group.is_empty() && info.plural == "services" {
-        allocate_service(call, &mut object).await?;
+        allocate_service(call, &mut object, None).await?;
     }
     Ok((object, warnings))
 }
@@ -216,7 +216,13 @@ async fn check_namespace_accepts(
     Ok(())
 }
 
-async fn allocate_service(call: &Call, object: &mut Value) -> Result<(), ApiError> {
+/// Fills in a Service's cluster IP and node ports, checking requested ones against every other
+/// Service (`own_uid` names the Service itself on an update, whose addresses are its own).
+async fn allocate_service(
+    call: &Call,
+    object: &mut Value,
+    own_uid: Option<&str>,
+) -> Result<(), ApiError> {
     let info = resource::find("", "v1", "services").expect("services are served");
     let all = call
         .server
@@ -228,10 +234,19 @@ async fn allocate_service(call: &Call, object: &mut Value) -> Result<(), ApiErro
             &|_| true,
         )
         .await?;
-    let (ips, ports) = services::in_use(&all.items);
+    let others: Vec<Value> = all
+        .items
+        .into_iter()
+        .filter(|s| own_uid.is_none_or(|uid| s["metadata"]["uid"] != uid))
+        .collect();
+    let (ips, ports) = services::in_use(&others);
     let mut used_ips = ips;
     // The first address belongs to the `kubernetes` Service, even before it exists.
-    used_ips.insert(call.server.service_range.first());
+    let is_kubernetes =
+        object["metadata"]["namespace"] == "default" && object["metadata"]["name"] == "kubernetes";
+    if !is_kubernetes {
+        used_ips.insert(call.server.service_range.first());
+    }
     let name = object["metadata"]["name"]
         .as_str()
         .unwrap_or_default()
@@ -306,6 +321,9 @@ pub async fn write_update(
         strategy::prepare_update(info, &mut new, old);
         if info.group.is_empty() && info.plural == "services" {
             services::keep_allocated(&mut new, old);
+            // A type change to NodePort, or new ports, get their node ports now.
+            let uid = old["metadata"]["uid"].as_str().map(String::from);
+            allocate_service(call, &mut new, uid.as_deref()).await?;
         }
     }
     schema::validate(info, &new, Some(old))?;
