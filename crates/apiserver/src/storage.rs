@@ -63,6 +63,19 @@ pub enum WatchItem {
     Failed(ApiError),
 }
 
+/// A key whose revision must not have moved since it was read, and which the guarded write
+/// bumps: writes that decide from shared state (which Service addresses are free) are
+/// serialized this way, even across API servers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guard {
+    pub key: String,
+    pub revision: i64,
+}
+
+/// Why a guarded create lost: someone else decided from the same state first.
+pub const GUARD_MOVED: &str =
+    "the state this write was decided from changed meanwhile; please try again";
+
 /// The key range `[key, range_end)` holding every key that starts with `prefix`.
 pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     let mut end = prefix.to_vec();
@@ -304,6 +317,28 @@ impl Storage {
         }
     }
 
+    /// Reads a guard key's revision (0 while it does not exist), before reading the state that
+    /// a guarded write decides on.
+    pub async fn guard(&self, key: &str) -> Result<Guard, ApiError> {
+        let response = self
+            .etcd
+            .kv
+            .clone()
+            .range(RangeRequest {
+                key: key.as_bytes().to_vec(),
+                keys_only: true,
+                ..Default::default()
+            })
+            .await
+            .map_err(store_error)?
+            .into_inner();
+        let revision = response.kvs.first().map_or(0, |kv| kv.mod_revision);
+        Ok(Guard {
+            key: key.to_string(),
+            revision,
+        })
+    }
+
     /// Creates an object; AlreadyExists if the key is taken. Returns it with its resourceVersion.
     pub async fn create(
         &self,
@@ -311,8 +346,20 @@ impl Storage {
         key: &str,
         object: &Value,
     ) -> Result<Value, ApiError> {
+        self.create_guarded(info, key, object, None).await
+    }
+
+    /// Creates an object if, besides its key being free, the guard has not moved; a moved guard
+    /// is a 409 Conflict the caller may retry after deciding again.
+    pub async fn create_guarded(
+        &self,
+        info: &ResourceInfo,
+        key: &str,
+        object: &Value,
+        guard: Option<&Guard>,
+    ) -> Result<Value, ApiError> {
         let value = self.encode(info, key, object)?;
-        let txn = TxnRequest {
+        let mut txn = TxnRequest {
             compare: vec![Compare {
                 result: compare::CompareResult::Equal as i32,
                 target: compare::CompareTarget::Create as i32,
@@ -323,6 +370,11 @@ impl Storage {
             success: vec![put(key, value)],
             failure: vec![],
         };
+        if let Some(guard) = guard {
+            txn.compare
+                .push(mod_revision_is(&guard.key, guard.revision));
+            txn.success.push(put(&guard.key, Vec::new()));
+        }
         let response = self
             .etcd
             .kv
@@ -333,6 +385,14 @@ impl Storage {
             .into_inner();
         if !response.succeeded {
             let name = key.rsplit('/').next().unwrap_or_default();
+            if guard.is_some() && self.get(info, key).await?.is_none() {
+                return Err(ApiError::conflict(
+                    info.group,
+                    info.plural,
+                    name,
+                    GUARD_MOVED,
+                ));
+            }
             return Err(ApiError::already_exists(info.group, info.plural, name));
         }
         let mut object = object.clone();
@@ -349,12 +409,29 @@ impl Storage {
         object: &Value,
         revision: i64,
     ) -> Result<Option<Value>, ApiError> {
+        self.update_guarded(info, key, object, revision, None).await
+    }
+
+    /// `update`, also guarded: `Ok(None)` when the object or the guard moved.
+    pub async fn update_guarded(
+        &self,
+        info: &ResourceInfo,
+        key: &str,
+        object: &Value,
+        revision: i64,
+        guard: Option<&Guard>,
+    ) -> Result<Option<Value>, ApiError> {
         let value = self.encode(info, key, object)?;
-        let txn = TxnRequest {
+        let mut txn = TxnRequest {
             compare: vec![mod_revision_is(key, revision)],
             success: vec![put(key, value)],
             failure: vec![],
         };
+        if let Some(guard) = guard {
+            txn.compare
+                .push(mod_revision_is(&guard.key, guard.revision));
+            txn.success.push(put(&guard.key, Vec::new()));
+        }
         let response = self
             .etcd
             .kv

@@ -203,28 +203,7 @@ async fn create(call: &Call, request: &ResourceRequest) -> Result<Response<Body>
         return Err(ApiError::method_not_allowed());
     }
     let body = update::parse_body(call, request.info.kind)?;
-    let (object, warnings) = update::admit_create(call, request, body, false).await?;
-    let name = object["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let key = request.info.key(Some(&request.namespace), &name);
-    let created = if call.query.dry_run {
-        // A dry run answers as the write would, taken names included.
-        if call.server.storage.get(request.info, &key).await?.is_some() {
-            return Err(ApiError::already_exists(
-                request.info.group,
-                request.info.plural,
-                &name,
-            ));
-        }
-        object
-    } else {
-        call.server
-            .storage
-            .create(request.info, &key, &object)
-            .await?
-    };
+    let (created, warnings) = update::admit_and_create(call, request, body, false).await?;
     let mut response = respond(call, request.info, 201, created)?;
     update::add_warnings(&mut response, &warnings);
     Ok(response)

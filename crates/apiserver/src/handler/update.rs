@@ -12,9 +12,11 @@ use super::objects::{self, DeleteOptions, fetch, key_of, respond};
 use super::{Body, Call};
 use crate::request::ResourceRequest;
 use crate::services;
-use crate::storage::ListOptions;
+use crate::storage::{GUARD_MOVED, Guard, ListOptions};
 use crate::strategy::{self, Stamp};
 
+/// How many times a Service create is decided again when another allocation won the race.
+const ALLOCATION_RETRIES: usize = 64;
 /// How many times a patch is retried when the object changes under it.
 const PATCH_RETRIES: usize = 8;
 
@@ -125,7 +127,7 @@ pub async fn admit_create(
     request: &ResourceRequest,
     body: Value,
     applied: bool,
-) -> Result<(Value, Vec<String>), ApiError> {
+) -> Result<(Value, Vec<String>, Option<Guard>), ApiError> {
     let info = request.info;
     let (mut object, warnings) = schema::decode(info, &body, field_validation(call)?)?;
     // The namespace comes from the URL; a different one in the body is a client mistake.
@@ -179,10 +181,66 @@ pub async fn admit_create(
             .to_string();
         check_namespace_accepts(call, request, &name).await?;
     }
+    let mut guard = None;
     if info.group.is_empty() && info.plural == "services" {
-        allocate_service(call, &mut object, None).await?;
+        guard = Some(allocate_service(call, &mut object, None).await?);
     }
-    Ok((object, warnings))
+    Ok((object, warnings, guard))
+}
+
+/// Admits and creates a new object. A Service whose address allocation raced another write
+/// (through this API server or another) is decided again from the new state.
+pub async fn admit_and_create(
+    call: &Call,
+    request: &ResourceRequest,
+    body: Value,
+    applied: bool,
+) -> Result<(Value, Vec<String>), ApiError> {
+    for attempt in 0..ALLOCATION_RETRIES {
+        if attempt > 0 {
+            // Creators that raced back off by a random few milliseconds, so a burst of them
+            // does not keep colliding.
+            let pause = rand::random_range(1..=(attempt as u64 * 4).min(40));
+            tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+        }
+        let (object, warnings, guard) = admit_create(call, request, body.clone(), applied).await?;
+        if !request.name.is_empty() {
+            check_name(request, &object)?;
+        }
+        let name = object["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let key = request.info.key(Some(&request.namespace), &name);
+        if call.query.dry_run {
+            // A dry run answers as the write would, taken names included.
+            if call.server.storage.get(request.info, &key).await?.is_some() {
+                return Err(ApiError::already_exists(
+                    request.info.group,
+                    request.info.plural,
+                    &name,
+                ));
+            }
+            return Ok((object, warnings));
+        }
+        match call
+            .server
+            .storage
+            .create_guarded(request.info, &key, &object, guard.as_ref())
+            .await
+        {
+            Ok(created) => return Ok((created, warnings)),
+            Err(err) if guard.is_some() && err.reason == "Conflict" => continue,
+            Err(err) => return Err(err),
+        }
+    }
+    let name = body["metadata"]["name"].as_str().unwrap_or_default();
+    Err(ApiError::conflict(
+        request.info.group,
+        request.info.plural,
+        name,
+        GUARD_MOVED,
+    ))
 }
 
 /// Namespace lifecycle: no objects in a namespace that does not exist or is being deleted.
@@ -222,8 +280,10 @@ async fn allocate_service(
     call: &Call,
     object: &mut Value,
     own_uid: Option<&str>,
-) -> Result<(), ApiError> {
+) -> Result<Guard, ApiError> {
     let info = resource::find("", "v1", "services").expect("services are served");
+    // Read before the Services, so a write decided from an older list cannot commit.
+    let guard = call.server.storage.guard(SERVICE_ALLOCATION_GUARD).await?;
     let all = call
         .server
         .storage
@@ -259,8 +319,12 @@ async fn allocate_service(
         &ports,
         rand::random(),
     )
-    .map_err(|causes| services::invalid(&name, causes))
+    .map_err(|causes| services::invalid(&name, causes))?;
+    Ok(guard)
 }
+
+/// The key whose revision serializes Service address allocation across API servers.
+const SERVICE_ALLOCATION_GUARD: &str = "/registry/hakube/service-allocations";
 
 /// PUT: replace an object, guarded by the resourceVersion it carries (if any).
 pub async fn update(call: &Call, request: &ResourceRequest) -> Result<Response<Body>, ApiError> {
@@ -311,6 +375,7 @@ pub async fn write_update(
     track: bool,
 ) -> Result<Value, ApiError> {
     let info = request.info;
+    let mut guard = None;
     if info.namespaced {
         new["metadata"]["namespace"] = json!(request.namespace);
     }
@@ -323,7 +388,7 @@ pub async fn write_update(
             services::keep_allocated(&mut new, old);
             // A type change to NodePort, or new ports, get their node ports now.
             let uid = old["metadata"]["uid"].as_str().map(String::from);
-            allocate_service(call, &mut new, uid.as_deref()).await?;
+            guard = Some(allocate_service(call, &mut new, uid.as_deref()).await?);
         }
     }
     schema::validate(info, &new, Some(old))?;
@@ -364,7 +429,7 @@ pub async fn write_update(
     }
     call.server
         .storage
-        .update(info, &key, &new, revision)
+        .update_guarded(info, &key, &new, revision, guard.as_ref())
         .await?
         .ok_or_else(|| ApiError::stale(info.group, info.plural, &request.name))
 }
@@ -489,16 +554,7 @@ async fn apply_create(
     let fm = field_manager(request.info, "", &manager, &now);
     let applied =
         apply::apply(None, &body, call.query.force, &fm).map_err(|e| e.into_api_error())?;
-    let (object, warnings) = admit_create(call, request, applied, true).await?;
-    check_name(request, &object)?;
-    let created = if call.query.dry_run {
-        object
-    } else {
-        call.server
-            .storage
-            .create(request.info, &key_of(request), &object)
-            .await?
-    };
+    let (created, warnings) = admit_and_create(call, request, applied, true).await?;
     let mut response = respond(call, request.info, 201, created)?;
     add_warnings(&mut response, &warnings);
     Ok(response)
