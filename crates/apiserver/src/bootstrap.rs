@@ -78,9 +78,15 @@ async fn ensure(
 }
 
 async fn create_defaults(server: Arc<ApiServer>) {
+    let started = std::time::Instant::now();
     loop {
         match try_create_defaults(&server).await {
             Ok(()) => return,
+            // A store started alongside needs a moment; only a longer wait is worth a warning.
+            Err(err) if started.elapsed() < STORE_GRACE => {
+                tracing::debug!(error = %err, "the store is not ready yet; retrying");
+                tokio::time::sleep(RETRY).await;
+            }
             Err(err) => {
                 tracing::warn!(error = %err, "creating the cluster's default objects failed; retrying");
                 tokio::time::sleep(RETRY).await;
@@ -88,6 +94,9 @@ async fn create_defaults(server: Arc<ApiServer>) {
         }
     }
 }
+
+/// How long the store may take to answer before failures to reach it are logged as warnings.
+const STORE_GRACE: Duration = Duration::from_secs(10);
 
 async fn try_create_defaults(server: &ApiServer) -> Result<(), apimachinery::ApiError> {
     let find = |group: &str, plural: &str| resource::find(group, "v1", plural).expect("served");
