@@ -7,7 +7,7 @@ use std::sync::Arc;
 use apimachinery::{ApiError, ResourceInfo};
 use base64::Engine;
 use etcd_api::etcdserverpb::{
-    Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest,
+    Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest, TxnResponse,
     WatchCreateRequest, WatchProgressRequest, WatchRequest, compare, request_op, response_op,
     watch_request,
 };
@@ -339,6 +339,27 @@ impl Storage {
         })
     }
 
+    /// Runs one Txn; with a guard, it also requires the guard unmoved and bumps it.
+    async fn commit(
+        &self,
+        mut txn: TxnRequest,
+        guard: Option<&Guard>,
+    ) -> Result<TxnResponse, ApiError> {
+        if let Some(guard) = guard {
+            txn.compare
+                .push(mod_revision_is(&guard.key, guard.revision));
+            txn.success.push(put(&guard.key, Vec::new()));
+        }
+        Ok(self
+            .etcd
+            .kv
+            .clone()
+            .txn(txn)
+            .await
+            .map_err(store_error)?
+            .into_inner())
+    }
+
     /// Creates an object; AlreadyExists if the key is taken. Returns it with its resourceVersion.
     pub async fn create(
         &self,
@@ -359,7 +380,7 @@ impl Storage {
         guard: Option<&Guard>,
     ) -> Result<Value, ApiError> {
         let value = self.encode(info, key, object)?;
-        let mut txn = TxnRequest {
+        let txn = TxnRequest {
             compare: vec![Compare {
                 result: compare::CompareResult::Equal as i32,
                 target: compare::CompareTarget::Create as i32,
@@ -370,19 +391,7 @@ impl Storage {
             success: vec![put(key, value)],
             failure: vec![],
         };
-        if let Some(guard) = guard {
-            txn.compare
-                .push(mod_revision_is(&guard.key, guard.revision));
-            txn.success.push(put(&guard.key, Vec::new()));
-        }
-        let response = self
-            .etcd
-            .kv
-            .clone()
-            .txn(txn)
-            .await
-            .map_err(store_error)?
-            .into_inner();
+        let response = self.commit(txn, guard).await?;
         if !response.succeeded {
             let name = key.rsplit('/').next().unwrap_or_default();
             if guard.is_some() && self.get(info, key).await?.is_none() {
@@ -422,24 +431,12 @@ impl Storage {
         guard: Option<&Guard>,
     ) -> Result<Option<Value>, ApiError> {
         let value = self.encode(info, key, object)?;
-        let mut txn = TxnRequest {
+        let txn = TxnRequest {
             compare: vec![mod_revision_is(key, revision)],
             success: vec![put(key, value)],
             failure: vec![],
         };
-        if let Some(guard) = guard {
-            txn.compare
-                .push(mod_revision_is(&guard.key, guard.revision));
-            txn.success.push(put(&guard.key, Vec::new()));
-        }
-        let response = self
-            .etcd
-            .kv
-            .clone()
-            .txn(txn)
-            .await
-            .map_err(store_error)?
-            .into_inner();
+        let response = self.commit(txn, guard).await?;
         if !response.succeeded {
             return Ok(None);
         }
@@ -462,14 +459,7 @@ impl Storage {
             }],
             failure: vec![],
         };
-        let response = self
-            .etcd
-            .kv
-            .clone()
-            .txn(txn)
-            .await
-            .map_err(store_error)?
-            .into_inner();
+        let response = self.commit(txn, None).await?;
         if !response.succeeded {
             return Ok(None);
         }
