@@ -22,6 +22,10 @@ pub struct ClusterInfo {
 /// The peer service of one member.
 pub struct PeerService {
     pub member: Arc<Member>,
+    /// Every member ID seen in a membership this member applied (while it answered peers).
+    /// Only a sender seen before and absent now was removed: a member that joins replays old
+    /// memberships that predate today's leader, and must not call that leader removed.
+    pub seen: std::sync::Mutex<std::collections::HashSet<u64>>,
 }
 
 fn decode<T: DeserializeOwned>(req: &Request<Frame>) -> Result<T, Status> {
@@ -46,8 +50,9 @@ impl PeerService {
         };
         let membership = self.member.membership();
         let known = membership.membership().get_node(&from).is_some();
-        let has_members = membership.membership().nodes().next().is_some();
-        if has_members && !known {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.extend(membership.membership().nodes().map(|(id, _)| *id));
+        if !known && seen.contains(&from) {
             return Err(Status::permission_denied(REMOVED_MESSAGE));
         }
         Ok(())

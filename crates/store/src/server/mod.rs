@@ -145,6 +145,7 @@ pub fn serve_peers(
         let mut stop = member.stop.subscribe();
         let service = RaftPeerServer::new(PeerService {
             member: member.clone(),
+            seen: Default::default(),
         })
         .max_decoding_message_size(usize::MAX)
         .max_encoding_message_size(usize::MAX);
