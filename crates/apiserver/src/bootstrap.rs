@@ -1,6 +1,7 @@
 //! What an API server does besides answering requests: it creates the objects every cluster
-//! has (system namespaces, the default RBAC policy, the `kubernetes` Service and Endpoints),
-//! keeps its RBAC cache current by watching etcd, and compacts old revisions.
+//! has (system namespaces, the default RBAC policy, the `kubernetes` Service), keeps its RBAC
+//! cache current by watching etcd, keeps the `kubernetes` Endpoints (`endpoints.rs`), and
+//! compacts old revisions.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,10 +12,10 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use crate::rbac;
 use crate::server::ApiServer;
 use crate::storage::{ListOptions, WatchItem};
 use crate::strategy::{self, Stamp};
+use crate::{endpoints, rbac};
 
 /// The namespaces every cluster starts with.
 const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
@@ -39,6 +40,10 @@ pub fn spawn_duties(server: Arc<ApiServer>, stopped: watch::Receiver<bool>) {
     tokio::spawn(until_stopped(
         stopped.clone(),
         create_defaults(server.clone()),
+    ));
+    tokio::spawn(until_stopped(
+        stopped.clone(),
+        endpoints::run(server.clone()),
     ));
     tokio::spawn(until_stopped(stopped, compact(server)));
 }
@@ -124,50 +129,7 @@ async fn try_create_defaults(server: &ApiServer) -> Result<(), apimachinery::Api
             "sessionAffinity": "None",
         },
     });
-    ensure(server, find("", "services"), service).await?;
-    publish_endpoint(server).await
-}
-
-/// Adds this API server's address to the `kubernetes` Endpoints.
-async fn publish_endpoint(server: &ApiServer) -> Result<(), apimachinery::ApiError> {
-    let info = resource::find("", "v1", "endpoints").expect("served");
-    let key = info.key(Some("default"), "kubernetes");
-    let me = server.config.public_address().to_string();
-    let port = json!([{"name": "https", "port": server.config.secure_port, "protocol": "TCP"}]);
-    for _ in 0..8 {
-        let Some(mut current) = server.storage.get(info, &key).await? else {
-            let endpoints = json!({
-                "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
-                "subsets": [{"addresses": [{"ip": me}], "ports": port}],
-            });
-            ensure(server, info, endpoints).await?;
-            continue;
-        };
-        let addresses = current["subsets"][0]["addresses"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        if addresses.iter().any(|a| a["ip"] == me.as_str()) {
-            return Ok(());
-        }
-        let mut addresses = addresses;
-        addresses.push(json!({"ip": me}));
-        addresses.sort_by(|a, b| a["ip"].as_str().cmp(&b["ip"].as_str()));
-        current["subsets"] = json!([{"addresses": addresses, "ports": port}]);
-        let revision = current["metadata"]["resourceVersion"]
-            .as_str()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        if server
-            .storage
-            .update(info, &key, &current, revision)
-            .await?
-            .is_some()
-        {
-            return Ok(());
-        }
-    }
-    Ok(())
+    ensure(server, find("", "services"), service).await
 }
 
 /// Keeps the RBAC cache equal to what etcd holds: list, then watch; on any failure, again.

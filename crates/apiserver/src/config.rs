@@ -30,6 +30,15 @@ pub struct ApiServerConfig {
     pub encryption_provider_config: Option<PathBuf>,
     /// How often old revisions are compacted away (kube-apiserver: `--etcd-compaction-interval`, 5m).
     pub etcd_compaction_interval: std::time::Duration,
+    /// How often this server renews its master lease and reconciles the `kubernetes` Endpoints
+    /// (kube-apiserver's EndpointInterval, 10 s; not a flag there either). Tests shorten it.
+    pub endpoint_reconcile_interval: std::time::Duration,
+    /// `--kubelet-client-certificate` and `--kubelet-client-key`: who the API server is to the
+    /// kubelets it asks for logs.
+    pub kubelet_client_certificate: Option<PathBuf>,
+    pub kubelet_client_key: Option<PathBuf>,
+    /// `--kubelet-certificate-authority`: the CA that kubelets' serving certificates must chain to.
+    pub kubelet_certificate_authority: Option<PathBuf>,
 }
 
 impl ApiServerConfig {
@@ -50,6 +59,10 @@ impl ApiServerConfig {
             service_node_port_range: (30000, 32767),
             encryption_provider_config: None,
             etcd_compaction_interval: std::time::Duration::from_secs(300),
+            endpoint_reconcile_interval: crate::endpoints::INTERVAL,
+            kubelet_client_certificate: None,
+            kubelet_client_key: None,
+            kubelet_certificate_authority: None,
         }
     }
 

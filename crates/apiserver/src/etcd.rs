@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use etcd_api::etcdserverpb::kv_client::KvClient;
+use etcd_api::etcdserverpb::lease_client::LeaseClient;
 use etcd_api::etcdserverpb::maintenance_client::MaintenanceClient;
 use etcd_api::etcdserverpb::watch_client::WatchClient;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
@@ -30,6 +31,8 @@ pub struct Etcd {
     pub kv: KvClient<Channel>,
     pub watch: WatchClient<Channel>,
     pub maintenance: MaintenanceClient<Channel>,
+    /// Leases keep this API server's `/registry/masterleases/<ip>` key alive.
+    pub lease: LeaseClient<Channel>,
 }
 
 impl Etcd {
@@ -74,7 +77,8 @@ impl Etcd {
         Ok(Etcd {
             kv: KvClient::new(channel.clone()).max_decoding_message_size(usize::MAX),
             watch: WatchClient::new(channel.clone()).max_decoding_message_size(usize::MAX),
-            maintenance: MaintenanceClient::new(channel),
+            maintenance: MaintenanceClient::new(channel.clone()),
+            lease: LeaseClient::new(channel),
         })
     }
 }

@@ -1,6 +1,6 @@
 //! A running API server: its shared state, the HTTPS listener (TLS 1.2+, client certificates
 //! optional and verified against `--client-ca-file`), and its background duties (RBAC cache,
-//! default objects, etcd compaction).
+//! default objects, the `kubernetes` endpoints, etcd compaction).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -14,13 +14,18 @@ use tokio_rustls::TlsAcceptor;
 use crate::authn::Authenticator;
 use crate::config::ApiServerConfig;
 use crate::encryption::Encryption;
+use crate::endpoints::EndpointReconciler;
 use crate::error::{Error, Result};
 use crate::etcd::Etcd;
+use crate::kubelet_client::KubeletClient;
 use crate::rbac::Policy;
 use crate::services::Ipv4Range;
 use crate::storage::Storage;
 use crate::token::{TokenIssuer, TokenVerifier};
 use crate::{bootstrap, handler, tls};
+
+/// How long a shutdown waits for the store to take this server out of the Endpoints.
+const WITHDRAW_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The shared state every request handler reads.
 #[derive(Debug)]
@@ -32,6 +37,10 @@ pub struct ApiServer {
     pub policy: RwLock<Policy>,
     pub issuer: Option<TokenIssuer>,
     pub service_range: Ipv4Range,
+    /// The client for kubelet subresources; `None` without the `--kubelet-*` flags.
+    pub kubelet: Option<KubeletClient>,
+    /// This server's master lease and the `kubernetes` Endpoints it keeps.
+    pub endpoints: EndpointReconciler,
 }
 
 /// A started API server: where it listens, and how to stop it.
@@ -44,8 +53,20 @@ pub struct Running {
 }
 
 impl Running {
-    /// Stops accepting connections and ends the background duties.
+    /// Leaves the `kubernetes` Endpoints (so clients stop coming here before the lease would
+    /// lapse), then stops accepting connections and ends the background duties.
     pub async fn shutdown(self) {
+        // A store that is gone must not hold the shutdown up; the lease then lapses by itself.
+        match tokio::time::timeout(
+            WITHDRAW_TIMEOUT,
+            self.server.endpoints.withdraw(&self.server),
+        )
+        .await
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::warn!(error = %err, "leaving the kubernetes endpoints failed"),
+            Err(_) => tracing::warn!("leaving the kubernetes endpoints timed out"),
+        }
         let _ = self.stop.send(true);
         let _ = self.task.await;
     }
@@ -105,6 +126,7 @@ pub async fn start(config: ApiServerConfig) -> Result<Running> {
         )
     };
     let tls_config = tls::server_config(&config)?;
+    let kubelet = KubeletClient::from_config(&config)?;
     let addr = SocketAddr::new(config.bind_address, config.secure_port);
     let listener = TcpListener::bind(addr)
         .await
@@ -122,6 +144,8 @@ pub async fn start(config: ApiServerConfig) -> Result<Running> {
         policy: RwLock::new(Policy::default()),
         issuer,
         service_range,
+        kubelet,
+        endpoints: EndpointReconciler::new(config.public_address(), address.port()),
         config,
     });
     let (stop, stopped) = watch::channel(false);

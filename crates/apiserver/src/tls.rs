@@ -9,7 +9,7 @@ use rustls::server::WebPkiClientVerifier;
 use crate::config::ApiServerConfig;
 use crate::error::{Error, Result};
 
-fn certificates(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>> {
+pub(crate) fn certificates(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>> {
     let pem = std::fs::read(path).map_err(|source| Error::Read {
         path: path.to_owned(),
         source,
@@ -26,7 +26,7 @@ fn certificates(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>> 
     Ok(certs)
 }
 
-fn private_key(path: &std::path::Path) -> Result<PrivateKeyDer<'static>> {
+pub(crate) fn private_key(path: &std::path::Path) -> Result<PrivateKeyDer<'static>> {
     let pem = std::fs::read(path).map_err(|source| Error::Read {
         path: path.to_owned(),
         source,

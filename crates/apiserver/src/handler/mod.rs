@@ -1,6 +1,7 @@
 //! Serving one HTTP request: authenticate, authorize, route to discovery, health, OpenAPI or a
 //! resource handler, and answer errors as Kubernetes Status objects.
 
+mod logs;
 mod objects;
 mod query;
 mod response;
@@ -36,6 +37,8 @@ pub struct Call {
     pub method: Method,
     pub path: String,
     pub query: Query,
+    /// The query string as sent, for handlers with options of their own (`pods/log`).
+    pub raw_query: String,
     pub accept: String,
     pub content_type: String,
     /// The client's User-Agent, which names the field manager when a write does not.
@@ -119,6 +122,7 @@ async fn serve(
         method: parts.method.clone(),
         path,
         query,
+        raw_query: parts.uri.query().unwrap_or_default().to_string(),
         accept: header(http::header::ACCEPT),
         content_type: header(http::header::CONTENT_TYPE),
         user_agent: header(http::header::USER_AGENT),

@@ -1,6 +1,7 @@
 //! Subresources: `status` and `finalize` (updates of one part), `scale` (the Scale view of
 //! replicas), `binding` (the scheduler's placement), `eviction` (a policy-checked delete), and
-//! `token` (a ServiceAccount token). Kubelet subresources answer 501 until kubelets exist.
+//! `token` (a ServiceAccount token), and `log` (from the kubelet, in `logs.rs`). The other
+//! kubelet subresources (exec, attach, portforward, proxy) answer 501 for now.
 
 use apimachinery::{ApiError, Cause, patch};
 use http::Response;
@@ -57,6 +58,7 @@ pub async fn dispatch(call: Call, request: ResourceRequest) -> Result<Response<B
         ("binding", "create") => binding(&call, &request).await,
         ("eviction", "create") => eviction(&call, &request).await,
         ("token", "create") => super::reviews::token_request(&call, &request).await,
+        ("log", "get") => super::logs::logs(&call, &request).await,
         (other, _) => Err(ApiError::not_implemented(&format!(
             "the {}/{other} subresource (it needs the node agent)",
             request.info.plural

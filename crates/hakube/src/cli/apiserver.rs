@@ -61,6 +61,15 @@ pub struct ApiServerArgs {
     /// How often old etcd revisions are compacted (0 turns compaction off), e.g. 5m.
     #[arg(long, default_value = "5m")]
     etcd_compaction_interval: String,
+    /// The client certificate the API server shows to kubelets (for pods/log).
+    #[arg(long)]
+    kubelet_client_certificate: Option<PathBuf>,
+    /// The key of --kubelet-client-certificate.
+    #[arg(long)]
+    kubelet_client_key: Option<PathBuf>,
+    /// The CA that kubelets' serving certificates must chain to.
+    #[arg(long)]
+    kubelet_certificate_authority: Option<PathBuf>,
 }
 
 fn parse_duration(text: &str) -> anyhow::Result<std::time::Duration> {
@@ -106,6 +115,9 @@ impl ApiServerArgs {
         config.service_node_port_range = (low, high);
         config.encryption_provider_config = self.encryption_provider_config;
         config.etcd_compaction_interval = parse_duration(&self.etcd_compaction_interval)?;
+        config.kubelet_client_certificate = self.kubelet_client_certificate;
+        config.kubelet_client_key = self.kubelet_client_key;
+        config.kubelet_certificate_authority = self.kubelet_certificate_authority;
         Ok(config)
     }
 }
