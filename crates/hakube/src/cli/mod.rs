@@ -4,6 +4,11 @@ pub mod apiserver;
 pub mod bench;
 pub mod etcd;
 pub mod etcd_cluster;
+pub mod node;
+pub mod output;
+pub mod profile;
+pub mod start;
+pub mod tools;
 
 /// Logs go to stderr; `RUST_LOG` overrides the default of info for hakube, warnings for the
 /// libraries underneath, and errors only for openraft (whose warnings report ordinary election
