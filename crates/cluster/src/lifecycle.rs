@@ -574,14 +574,7 @@ pub fn delete(profile: &Profile, progress: &dyn Progress) -> Result<()> {
 /// `node delete NAME`: drain, remove the store member, stop the process, delete the Node and
 /// its mirror pods, remove its files.
 pub async fn delete_node(profile: &mut Profile, name: &str, progress: &dyn Progress) -> Result<()> {
-    let node = profile
-        .config
-        .node(name)
-        .cloned()
-        .ok_or_else(|| Error::NoNode {
-            profile: profile.config.name.clone(),
-            node: name.to_string(),
-        })?;
+    let node = profile.config.find_node(name)?.clone();
     if node.control_plane && profile.config.control_plane().count() == 1 {
         return Err(Error::Invalid(format!(
             "{} is the only control-plane node; delete the profile with `hakube delete -p {}` instead",
@@ -726,23 +719,13 @@ fn remove_node_certificates(pki_dir: &Path, node: &str) {
 
 /// `node stop NAME`.
 pub fn stop_node(profile: &Profile, name: &str) -> Result<bool> {
-    let node = profile.config.node(name).ok_or_else(|| Error::NoNode {
-        profile: profile.config.name.clone(),
-        node: name.to_string(),
-    })?;
+    let node = profile.config.find_node(name)?;
     Ok(driver::stop(profile, &node.name))
 }
 
 /// `node start NAME`: starts a stopped node from its data.
 pub async fn start_node(profile: &mut Profile, exe: &Path, name: &str) -> Result<()> {
-    let node = profile
-        .config
-        .node(name)
-        .cloned()
-        .ok_or_else(|| Error::NoNode {
-            profile: profile.config.name.clone(),
-            node: name.to_string(),
-        })?;
+    let node = profile.config.find_node(name)?.clone();
     if driver::running_pid(profile, &node.name).is_some() {
         return Ok(());
     }

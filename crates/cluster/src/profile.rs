@@ -135,6 +135,14 @@ impl ProfileConfig {
             .find(|n| n.name == name || Some(n.number) == number)
     }
 
+    /// The node called `name`, or the error that names the profile and how to list its nodes.
+    pub fn find_node(&self, name: &str) -> Result<&NodeEntry> {
+        self.node(name).ok_or_else(|| Error::NoNode {
+            profile: self.name.clone(),
+            node: name.to_string(),
+        })
+    }
+
     /// The control-plane nodes.
     pub fn control_plane(&self) -> impl Iterator<Item = &NodeEntry> {
         self.nodes.iter().filter(|n| n.control_plane)

@@ -48,14 +48,7 @@ pub fn init_logging(args: &NodeRun) -> Result<()> {
 /// Runs the node until SIGTERM or Ctrl-C.
 pub async fn run(args: NodeRun, stop: impl std::future::Future<Output = ()>) -> Result<()> {
     let profile = Profile::load(&args.profile_dir)?;
-    let node = profile
-        .config
-        .node(&args.node)
-        .cloned()
-        .ok_or_else(|| Error::NoNode {
-            profile: profile.config.name.clone(),
-            node: args.node.clone(),
-        })?;
+    let node = profile.config.find_node(&args.node)?.clone();
     let pki = pki::Pki::load(&profile.pki_dir())?;
     tracing::info!(target: "cluster", "node {} starting on {}", node.name, node.ip);
     if let (Some(token), Some(hash)) = (&args.token, &args.ca_cert_hash) {

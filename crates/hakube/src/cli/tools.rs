@@ -25,13 +25,7 @@ pub struct IpArgs {
 pub fn ip(args: IpArgs) -> anyhow::Result<()> {
     let profile = args.profile.load()?;
     let node = match &args.node {
-        Some(name) => profile
-            .config
-            .node(name)
-            .ok_or_else(|| cluster::Error::NoNode {
-                profile: profile.config.name.clone(),
-                node: name.clone(),
-            })?,
+        Some(name) => profile.config.find_node(name)?,
         None => profile
             .config
             .nodes
@@ -64,16 +58,7 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<()> {
     let profile = args.profile.load()?;
     let nodes: Vec<_> = match &args.node {
         Some(name) => {
-            vec![
-                profile
-                    .config
-                    .node(name)
-                    .cloned()
-                    .ok_or_else(|| cluster::Error::NoNode {
-                        profile: profile.config.name.clone(),
-                        node: name.clone(),
-                    })?,
-            ]
+            vec![profile.config.find_node(name)?.clone()]
         }
         None => profile.config.nodes.clone(),
     };
