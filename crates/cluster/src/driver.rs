@@ -59,12 +59,12 @@ pub fn spawn(exe: &Path, profile: &Profile, node: &str, join: Option<(&str, &str
 pub fn running_pid(profile: &Profile, node: &str) -> Option<u32> {
     let text = std::fs::read_to_string(profile.pid_file(node)).ok()?;
     let pid: u32 = text.trim().parse().ok()?;
-    alive(pid, &profile.dir).then_some(pid)
+    alive(pid, &profile.dir, node).then_some(pid)
 }
 
-/// Whether `pid` is a live (not zombie) `hakube node run` of this profile, so a recycled pid
-/// is never taken for a node.
-fn alive(pid: u32, profile_dir: &Path) -> bool {
+/// Whether `pid` is a live (not zombie) `hakube node run` of exactly this profile and node, so
+/// a recycled pid is never taken for a node.
+fn alive(pid: u32, profile_dir: &Path, node: &str) -> bool {
     let proc_dir = Path::new("/proc").join(pid.to_string());
     let Ok(cmdline) = std::fs::read(proc_dir.join("cmdline")) else {
         return false;
@@ -75,7 +75,11 @@ fn alive(pid: u32, profile_dir: &Path) -> bool {
         .map(|(_, rest)| rest.starts_with('Z'))
         .unwrap_or(false);
     let cmdline = String::from_utf8_lossy(&cmdline);
-    !zombie && cmdline.contains("node\0run") && cmdline.contains(&*profile_dir.to_string_lossy())
+    let wanted = format!(
+        "node\0run\0--profile-dir\0{}\0--name\0{node}\0",
+        profile_dir.display()
+    );
+    !zombie && cmdline.contains(&wanted)
 }
 
 /// Sends `signal` to `pid` with the system's `kill` (no unsafe code here).
@@ -96,13 +100,13 @@ pub fn stop(profile: &Profile, node: &str) -> bool {
     };
     signal(pid, "TERM");
     let deadline = Instant::now() + STOP_GRACE;
-    while alive(pid, &profile.dir) && Instant::now() < deadline {
+    while alive(pid, &profile.dir, node) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    if alive(pid, &profile.dir) {
+    if alive(pid, &profile.dir, node) {
         signal(pid, "KILL");
         let deadline = Instant::now() + Duration::from_secs(5);
-        while alive(pid, &profile.dir) && Instant::now() < deadline {
+        while alive(pid, &profile.dir, node) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }
     }

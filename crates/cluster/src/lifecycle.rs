@@ -432,9 +432,12 @@ async fn wait_node_ready(admin: &kube::Client, node: &str, profile: &Profile) ->
     let nodes: Api<Node> = Api::all(admin.clone());
     let deadline = Instant::now() + READY_TIMEOUT;
     while Instant::now() < deadline {
+        // The kubelet's health check proves the process started now answers; the heartbeat,
+        // that it has reported since (a Node left Ready by an earlier run does not count).
         if let Ok(Some(n)) = nodes.get_opt(node).await
             && is_ready(&n)
             && heartbeat(&n).is_some_and(|t| t >= since)
+            && health::kubelet_healthy(profile.config.find_node(node)?.ip.into()).await
         {
             return Ok(());
         }
@@ -460,6 +463,7 @@ async fn wait_all_ready(profile: &Profile, since: jiff::Timestamp) -> Result<()>
             if let Ok(Some(n)) = nodes.get_opt(&node.name).await
                 && is_ready(&n)
                 && heartbeat(&n).is_some_and(|t| t >= since)
+                && health::kubelet_healthy(node.ip.into()).await
             {
                 break;
             }
@@ -590,14 +594,28 @@ pub async fn delete_node(profile: &mut Profile, name: &str, progress: &dyn Progr
     );
     let admin = clients::file_client(&profile.kubeconfig()).await?;
     drain(&admin, &node.name).await;
-    if node.control_plane && profile.config.stacked() {
+    let stacked_member = node.control_plane && profile.config.stacked();
+    // With three or more members the store keeps quorum without this one, so the node stops
+    // first: its API server (which reads only its local member) leaves the VIP's rotation
+    // before its member goes, and no request through the VIP meets a member-less API server.
+    // With two, stopping first would lose quorum and make the removal impossible.
+    let stop_first = !stacked_member || profile.config.control_plane().count() >= 3;
+    let stop = |progress: &dyn Progress| {
+        progress.step(
+            Icon::Stopping,
+            &format!("Stopping node \"{}\"  ...", node.name),
+        );
+        driver::stop(profile, &node.name);
+    };
+    if stop_first {
+        stop(progress);
+    }
+    if stacked_member {
         remove_member(profile, &node).await?;
     }
-    progress.step(
-        Icon::Stopping,
-        &format!("Stopping node \"{}\"  ...", node.name),
-    );
-    driver::stop(profile, &node.name);
+    if !stop_first {
+        stop(progress);
+    }
     let nodes: Api<Node> = Api::all(admin.clone());
     retry("delete the Node", || async {
         match nodes.delete(&node.name, &DeleteParams::default()).await {

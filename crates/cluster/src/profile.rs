@@ -30,7 +30,10 @@ impl Home {
     /// `$HAKUBE_HOME` or `~/.hakube`.
     pub fn from_env() -> Result<Home> {
         if let Some(dir) = std::env::var_os("HAKUBE_HOME").filter(|v| !v.is_empty()) {
-            return Ok(Home { root: dir.into() });
+            // Absolute, because node processes and pid checks name the profile by its path.
+            let dir = PathBuf::from(dir);
+            let root = std::path::absolute(&dir).unwrap_or(dir);
+            return Ok(Home { root });
         }
         match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
             Some(home) => Ok(Home {

@@ -14,7 +14,7 @@ use crate::config::{ClusterState, StoreConfig};
 use crate::error::{Error, Result};
 use crate::ids;
 use crate::lessor::Lessor;
-use crate::member::Member;
+use crate::member::{LeaderAnswer, LeaderCall, Member};
 use crate::peer::ClusterInfo;
 use crate::raft::log_store::{LogStore, META};
 use crate::raft::network::{Network, Peers};
@@ -333,6 +333,42 @@ async fn watch_for_removal(member: Arc<Member>) {
 
 /// Stops a member: its servers, its loops and its Raft.
 pub async fn shutdown(member: &Member) {
+    hand_over_leadership(member).await;
     member.stop.send_replace(true);
     let _ = member.raft.shutdown().await;
+}
+
+/// As etcd does on a clean stop: a leader first hands leadership to the most caught-up other
+/// voter, so the cluster does not sit out an election timeout without a leader.
+async fn hand_over_leadership(member: &Member) {
+    let metrics = member.raft.metrics().borrow().clone();
+    if metrics.current_leader != Some(member.id) {
+        return;
+    }
+    let matched = |id: &u64| {
+        metrics
+            .replication
+            .as_ref()
+            .and_then(|r| r.get(id).cloned().flatten())
+            .map(|log| log.index)
+    };
+    let target = metrics
+        .membership_config
+        .membership()
+        .voter_ids()
+        .filter(|v| *v != member.id)
+        .max_by_key(|v| matched(v));
+    let Some(target) = target else {
+        return;
+    };
+    let handover = member.answer_as_leader(LeaderCall::MoveLeader(target));
+    match tokio::time::timeout(member.config.election_timeout * 2, handover).await {
+        Ok(Ok(LeaderAnswer::Done)) => {
+            tracing::info!(
+                to = format!("{target:x}"),
+                "handed leadership over before stopping"
+            );
+        }
+        _ => tracing::warn!("could not hand leadership over before stopping"),
+    }
 }

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use crate::error::{Error, Result};
-use crate::lease::{Action, LOCK_NAME, LOCK_NAMESPACE, LeaseView, decide};
+use crate::lease::{Action, LOCK_NAME, LOCK_NAMESPACE, LeaseView, decide, take_over_if_vacant};
 use crate::{LeaseTimings, stopped};
 
 /// One agent's side of the election.
@@ -27,6 +27,10 @@ pub(crate) struct Election {
     failing: bool,
     /// Whether an acquire attempt is under way, whose write may land even if we stop waiting.
     in_flight: bool,
+    /// The VIP, probed while following to notice a holder that died.
+    vip: std::net::SocketAddr,
+    /// How many rounds in a row the VIP refused connections while another agent held the claim.
+    vacant_rounds: u32,
 }
 
 impl Election {
@@ -35,6 +39,7 @@ impl Election {
         identity: String,
         timings: LeaseTimings,
         leader: watch::Sender<bool>,
+        vip: std::net::SocketAddr,
     ) -> Election {
         Election {
             api: Api::namespaced(client, LOCK_NAMESPACE),
@@ -44,6 +49,8 @@ impl Election {
             observed: None,
             failing: false,
             in_flight: false,
+            vip,
+            vacant_rounds: 0,
         }
     }
 
@@ -164,7 +171,23 @@ impl Election {
             self.observe(&view.holder);
         }
         let now = Timestamp::now();
-        let action = decide(view.as_ref(), &self.identity, now);
+        let mut action = decide(view.as_ref(), &self.identity, now);
+        if matches!(action, Action::Follow { .. }) {
+            self.vacant_rounds = if vip_refuses(self.vip).await {
+                self.vacant_rounds + 1
+            } else {
+                0
+            };
+            action = take_over_if_vacant(action, self.vacant_rounds);
+            if matches!(action, Action::Acquire { .. }) {
+                info!(
+                    "VIP [{}] has no listener; taking over from the silent holder",
+                    self.vip
+                );
+            }
+        } else {
+            self.vacant_rounds = 0;
+        }
         let Some(next) = LeaseView::after(view.as_ref(), &action, &self.identity, now, fallback)
         else {
             self.succeeded();
@@ -290,6 +313,20 @@ pub(crate) fn validate(timings: &LeaseTimings) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Whether a connection to the VIP is refused outright: nobody listens there. A timeout or any
+/// other error proves nothing and counts as not refused.
+async fn vip_refuses(vip: std::net::SocketAddr) -> bool {
+    match tokio::time::timeout(
+        Duration::from_millis(100),
+        tokio::net::TcpStream::connect(vip),
+    )
+    .await
+    {
+        Ok(Err(e)) => e.kind() == std::io::ErrorKind::ConnectionRefused,
+        _ => false,
+    }
 }
 
 #[cfg(test)]

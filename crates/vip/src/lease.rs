@@ -69,6 +69,24 @@ pub fn decide(lease: Option<&LeaseView>, me: &str, now: Timestamp) -> Action {
     }
 }
 
+/// How many consecutive rounds the VIP must refuse connections before a follower takes a live
+/// claim over.
+pub const VACANT_ROUNDS: u32 = 2;
+
+/// A follower's fast path: on one machine a VIP that refuses connections has no listener at all,
+/// so its holder is dead (or no longer serving) even though its claim has not run out. After
+/// [`VACANT_ROUNDS`] such rounds in a row, `Follow` becomes `Acquire`. This is safe because the
+/// VIP's socket is exclusive: should the old holder still live, it loses its next renewal (a 409)
+/// and cannot bind the address the new holder holds.
+pub fn take_over_if_vacant(action: Action, vacant_rounds: u32) -> Action {
+    match action {
+        Action::Follow { holder } if vacant_rounds >= VACANT_ROUNDS => {
+            Action::Acquire { previous: holder }
+        }
+        other => other,
+    }
+}
+
 impl LeaseView {
     /// Reads the election fields of a Lease's spec. A missing duration is taken as `fallback`
     /// (our own), since a claim with no length cannot be timed otherwise.
@@ -157,6 +175,29 @@ fn whole_seconds(duration: Duration) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_vacant_vip_lets_a_follower_take_over() {
+        let follow = || Action::Follow {
+            holder: "n1".into(),
+        };
+        let cases = [
+            (follow(), 0, follow()),
+            (follow(), 1, follow()),
+            (
+                follow(),
+                2,
+                Action::Acquire {
+                    previous: "n1".into(),
+                },
+            ),
+            (Action::Renew, 5, Action::Renew),
+            (Action::Create, 5, Action::Create),
+        ];
+        for (action, rounds, want) in cases {
+            assert_eq!(take_over_if_vacant(action, rounds), want, "{rounds}");
+        }
+    }
 
     fn at(ms: i64) -> Timestamp {
         Timestamp::from_millisecond(1_700_000_000_000 + ms).expect("valid timestamp")

@@ -128,7 +128,7 @@ pub async fn start(config: VipConfig) -> Result<Agent> {
         stop_listener_rx,
         timings.retry_period,
     ));
-    let election = election::Election::new(client, identity, timings, leader_tx);
+    let election = election::Election::new(client, identity, timings, leader_tx, vip);
     let election = tokio::spawn(election.run(stop_rx));
     Ok(Agent {
         leader,

@@ -11,12 +11,12 @@ pub mod start;
 pub mod tools;
 
 /// Logs go to stderr; `RUST_LOG` overrides the default of info for hakube, warnings for the
-/// libraries underneath, and errors only for openraft (whose warnings report ordinary election
-/// races).
+/// libraries underneath, errors only for openraft (whose warnings report ordinary election
+/// races), and nothing from kube's client (the CLI reports the failures it gives up on itself).
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(
-            "warn,openraft=error,store=info,apiserver=info,hakube=info",
+            "warn,openraft=error,kube_client=off,store=info,apiserver=info,hakube=info",
         )
     });
     let ansi = std::env::var_os("NO_COLOR").is_none()
