@@ -13,6 +13,7 @@ mod differential;
 mod etcdctl;
 mod faults;
 mod flavor;
+mod ha;
 mod kube;
 mod load;
 mod machine;
