@@ -69,37 +69,18 @@ async fn create(home: &Home, options: &StartOptions, progress: &dyn Progress) ->
         return Err(Error::Invalid("--nodes must be at least 1".into()));
     }
     let control_planes = if ha { 3 } else { 1 };
-    let started_at = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(1);
+    let started_at = just_before();
     let block = match options.subnet {
         Some(block) => block,
         None => free_block(home)?,
     };
-    progress.step(
-        Icon::Hello,
-        &format!(
-            "[{}] hakube v{} on {}",
-            options.profile,
-            env!("CARGO_PKG_VERSION"),
-            std::env::consts::OS
-        ),
-    );
-    progress.step(
-        Icon::Driver,
-        "Using the process driver based on user configuration",
-    );
+    hello(progress, &options.profile, "user configuration");
     let mut wanted: Vec<(IpAddr, u16, &str)> =
         vec![(names::vip(block).into(), ports::APISERVER, "the VIP")];
     for number in 1..=total as u8 {
         let ip: IpAddr = names::node_ip(block, number).into();
-        let list: Vec<(u16, &str)> = if number as usize <= control_planes {
-            let mut ports = ports::control_plane().to_vec();
-            if options.external_etcd.is_some() {
-                ports.retain(|(p, _)| *p != ports::ETCD_CLIENT && *p != ports::ETCD_PEER);
-            }
-            ports
-        } else {
-            ports::worker().to_vec()
-        };
+        let control_plane = number as usize <= control_planes;
+        let list = ports::for_node(control_plane, options.external_etcd.is_none());
         wanted.extend(list.into_iter().map(|(p, what)| (ip, p, what)));
     }
     preflight::check_ports(&wanted)?;
@@ -140,7 +121,7 @@ async fn create(home: &Home, options: &StartOptions, progress: &dyn Progress) ->
     write_kubeconfigs(&profile)?;
     progress.detail("Configuring RBAC rules ...");
     let admin = clients::file_client(&profile.kubeconfig()).await?;
-    wait_node_ready(&admin, &first.name, &profile).await?;
+    wait_node_ready(&Api::all(admin), &first, &profile, started_at).await?;
     mark_joined(&mut profile, &first.name)?;
     for number in 2..=total as u8 {
         let control_plane = (number as usize) <= control_planes;
@@ -148,13 +129,7 @@ async fn create(home: &Home, options: &StartOptions, progress: &dyn Progress) ->
     }
     progress.step(Icon::Verifying, "Verifying Kubernetes components...");
     wait_all_ready(&profile, started_at).await?;
-    progress.step(
-        Icon::Done,
-        &format!(
-            "Done! kubectl is now configured to use \"{}\" cluster and \"default\" namespace by default",
-            options.profile
-        ),
-    );
+    done(progress, &options.profile);
     Ok(())
 }
 
@@ -181,20 +156,9 @@ fn free_block(home: &Home) -> Result<u8> {
 /// Starts every node of a stopped (or partly stopped) profile from its data.
 async fn restart(mut profile: Profile, exe: &Path, progress: &dyn Progress) -> Result<()> {
     let name = profile.config.name.clone();
-    progress.step(
-        Icon::Hello,
-        &format!(
-            "[{name}] hakube v{} on {}",
-            env!("CARGO_PKG_VERSION"),
-            std::env::consts::OS
-        ),
-    );
-    progress.step(
-        Icon::Driver,
-        "Using the process driver based on existing profile",
-    );
-    let started_at = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(1);
-    let mut started = false;
+    hello(progress, &name, "existing profile");
+    let started_at = just_before();
+    let mut restarted = Vec::new();
     for node in profile.config.nodes.clone() {
         if driver::running_pid(&profile, &node.name).is_some() {
             continue;
@@ -216,10 +180,10 @@ async fn restart(mut profile: Profile, exe: &Path, progress: &dyn Progress) -> R
         if node.joined {
             check_node_ports(&profile.config, &node)?;
             driver::spawn(exe, &profile, &node.name, None)?;
-            started = true;
+            restarted.push(node.name.clone());
         }
     }
-    if started {
+    if !restarted.is_empty() {
         wait_vip(&profile).await?;
     }
     write_kubeconfigs(&profile)?;
@@ -230,25 +194,47 @@ async fn restart(mut profile: Profile, exe: &Path, progress: &dyn Progress) -> R
         }
     }
     progress.step(Icon::Verifying, "Verifying Kubernetes components...");
-    wait_all_ready(&profile, started_at).await?;
-    progress.step(
-        Icon::Done,
-        &format!("Done! kubectl is now configured to use \"{name}\" cluster and \"default\" namespace by default"),
-    );
+    // Nodes that kept running need no fresh heartbeat: theirs may be up to 10 s old.
+    let nodes: Api<Node> = Api::all(clients::file_client(&profile.kubeconfig()).await?);
+    for node in &profile.config.nodes {
+        let since = match restarted.contains(&node.name) {
+            true => started_at,
+            false => jiff::Timestamp::MIN,
+        };
+        wait_node_ready(&nodes, node, &profile, since).await?;
+    }
+    done(progress, &name);
     Ok(())
 }
 
+/// The first lines of `start`, as minikube prints them.
+fn hello(progress: &dyn Progress, profile: &str, based_on: &str) {
+    progress.step(
+        Icon::Hello,
+        &format!(
+            "[{profile}] hakube v{} on {}",
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::OS
+        ),
+    );
+    progress.step(
+        Icon::Driver,
+        &format!("Using the {} driver based on {based_on}", driver::NAME),
+    );
+}
+
+/// The last line of a successful `start`.
+fn done(progress: &dyn Progress, profile: &str) {
+    progress.step(
+        Icon::Done,
+        &format!(
+            "Done! kubectl is now configured to use \"{profile}\" cluster and \"default\" namespace by default"
+        ),
+    );
+}
+
 fn check_node_ports(config: &ProfileConfig, node: &NodeEntry) -> Result<()> {
-    let list: Vec<(u16, &str)> = if node.control_plane {
-        let mut list = ports::control_plane().to_vec();
-        if config.external_etcd.is_some() {
-            list.retain(|(p, _)| *p != ports::ETCD_CLIENT && *p != ports::ETCD_PEER);
-        }
-        list
-    } else {
-        ports::worker().to_vec()
-    };
-    let wanted: Vec<(IpAddr, u16, &str)> = list
+    let wanted: Vec<(IpAddr, u16, &str)> = ports::for_node(node.control_plane, config.stacked())
         .into_iter()
         .map(|(p, w)| (node.ip.into(), p, w))
         .collect();
@@ -324,8 +310,9 @@ async fn join_node(profile: &mut Profile, exe: &Path, entry: &NodeEntry) -> Resu
     let ca = std::fs::read_to_string(profile.pki_dir().join("ca.crt"))
         .map_err(Error::io(profile.pki_dir().join("ca.crt")))?;
     let hash = token::ca_cert_hash(&ca)?;
+    let since = just_before();
     driver::spawn(exe, profile, &entry.name, Some((&token.bearer(), &hash)))?;
-    wait_node_ready(&admin, &entry.name, profile).await?;
+    wait_node_ready(&Api::all(admin.clone()), entry, profile, since).await?;
     mark_joined(profile, &entry.name)?;
     // The token did its job; kubeadm's would live on for 24 hours, ours is spent at once.
     let _ = secrets
@@ -384,11 +371,11 @@ fn absolute(path: &Path) -> PathBuf {
 
 /// Waits until the API answers `/readyz` through the VIP.
 async fn wait_vip(profile: &Profile) -> Result<()> {
-    let tls = health::tls_client(&profile.pki_dir().join("ca.crt"))?;
-    let addr = std::net::SocketAddr::new(profile.config.vip().into(), ports::APISERVER);
+    let api = health::ApiProbe::new(&profile.pki_dir().join("ca.crt"))?;
+    let vip = profile.config.vip().into();
     let deadline = Instant::now() + READY_TIMEOUT;
     while Instant::now() < deadline {
-        if health::http_ok(addr, "/readyz", Some(tls.clone())).await {
+        if api.ready(vip).await {
             return Ok(());
         }
         if !profile
@@ -403,7 +390,7 @@ async fn wait_vip(profile: &Profile) -> Result<()> {
     }
     Err(Error::Timeout(format!(
         "the API did not become ready at {} within {}s; see `hakube logs -p {}`",
-        addr,
+        profile.config.server(),
         READY_TIMEOUT.as_secs(),
         profile.config.name
     )))
@@ -425,56 +412,49 @@ fn node_failed(profile: &Profile, node: &str) -> Error {
     ))
 }
 
-/// Waits for the Node to be Ready with a heartbeat from the process started now (a Node left
-/// Ready by an earlier run does not count), failing early if the process exits.
-async fn wait_node_ready(admin: &kube::Client, node: &str, profile: &Profile) -> Result<()> {
-    let since = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(1);
-    let nodes: Api<Node> = Api::all(admin.clone());
+/// A moment just before a node process starts: a Node is ready for it only with a Ready
+/// heartbeat since then (heartbeats have whole seconds, hence the second of slack).
+fn just_before() -> jiff::Timestamp {
+    jiff::Timestamp::now() - jiff::SignedDuration::from_secs(1)
+}
+
+/// Waits until the Node is Ready with a heartbeat at or after `since` and its kubelet answers
+/// (so a Node left Ready by an earlier run does not count), failing early if the process exits.
+async fn wait_node_ready(
+    nodes: &Api<Node>,
+    node: &NodeEntry,
+    profile: &Profile,
+    since: jiff::Timestamp,
+) -> Result<()> {
     let deadline = Instant::now() + READY_TIMEOUT;
     while Instant::now() < deadline {
-        // The kubelet's health check proves the process started now answers; the heartbeat,
-        // that it has reported since (a Node left Ready by an earlier run does not count).
-        if let Ok(Some(n)) = nodes.get_opt(node).await
+        if let Ok(Some(n)) = nodes.get_opt(&node.name).await
             && is_ready(&n)
             && heartbeat(&n).is_some_and(|t| t >= since)
-            && health::kubelet_healthy(profile.config.find_node(node)?.ip.into()).await
+            && health::kubelet_healthy(node.ip.into()).await
         {
             return Ok(());
         }
-        if driver::running_pid(profile, node).is_none() {
-            return Err(node_failed(profile, node));
+        if driver::running_pid(profile, &node.name).is_none() {
+            return Err(node_failed(profile, &node.name));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Err(Error::Timeout(format!(
-        "node {node} did not become Ready within {}s; see `hakube logs -p {} -n {node}`",
+        "node {} did not become Ready within {}s; see `hakube logs -p {} -n {}`",
+        node.name,
         READY_TIMEOUT.as_secs(),
-        profile.config.name
+        profile.config.name,
+        node.name
     )))
 }
 
-/// Waits for every node of the profile to be Ready.
+/// Waits for every node of the profile to be Ready since `since`.
 async fn wait_all_ready(profile: &Profile, since: jiff::Timestamp) -> Result<()> {
     let admin = clients::file_client(&profile.kubeconfig()).await?;
     let nodes: Api<Node> = Api::all(admin);
-    let deadline = Instant::now() + READY_TIMEOUT;
     for node in &profile.config.nodes {
-        loop {
-            if let Ok(Some(n)) = nodes.get_opt(&node.name).await
-                && is_ready(&n)
-                && heartbeat(&n).is_some_and(|t| t >= since)
-                && health::kubelet_healthy(node.ip.into()).await
-            {
-                break;
-            }
-            if driver::running_pid(profile, &node.name).is_none() {
-                return Err(node_failed(profile, &node.name));
-            }
-            if Instant::now() > deadline {
-                return Err(Error::Timeout(format!("node {} is not Ready", node.name)));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait_node_ready(&nodes, node, profile, since).await?;
     }
     Ok(())
 }
@@ -751,7 +731,8 @@ pub async fn start_node(profile: &mut Profile, exe: &Path, name: &str) -> Result
         return join_node(profile, exe, &node).await;
     }
     check_node_ports(&profile.config, &node)?;
+    let since = just_before();
     driver::spawn(exe, profile, &node.name, None)?;
     let admin = clients::file_client(&profile.kubeconfig()).await?;
-    wait_node_ready(&admin, &node.name, profile).await
+    wait_node_ready(&Api::all(admin), &node, profile, since).await
 }

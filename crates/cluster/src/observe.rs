@@ -21,7 +21,7 @@ pub struct Observed {
 /// Probes every node of the profile.
 pub async fn observe(profile: &Profile) -> Observed {
     let pki_dir = profile.pki_dir();
-    let tls = health::tls_client(&pki_dir.join("ca.crt")).ok();
+    let api = health::ApiProbe::new(&pki_dir.join("ca.crt")).ok();
     let ca = pki_dir.join("etcd/ca.crt");
     let cert = pki_dir.join("etcd/healthcheck-client.crt");
     let key = pki_dir.join("etcd/healthcheck-client.key");
@@ -31,15 +31,15 @@ pub async fn observe(profile: &Profile) -> Observed {
         key: &key,
     };
     let probes = profile.config.nodes.iter().map(|node| {
-        let tls = tls.clone();
+        let api = api.clone();
         let files = files.clone();
         async move {
             let running = driver::running_pid(profile, &node.name).is_some();
             let ip = node.ip.into();
             let (kubelet, apiserver, etcd) = if running {
                 let apiserver = async {
-                    match (&tls, node.control_plane) {
-                        (Some(tls), true) => health::apiserver_ready(ip, tls).await,
+                    match (&api, node.control_plane) {
+                        (Some(api), true) => api.ready(ip).await,
                         _ => false,
                     }
                 };

@@ -11,18 +11,41 @@ pub const KUBELET: u16 = 10250;
 /// The kubelet's plain health endpoint.
 pub const KUBELET_HEALTHZ: u16 = 10248;
 
-/// What each port is, for preflight messages.
-pub fn control_plane() -> [(u16, &'static str); 5] {
-    [
-        (APISERVER, "kube-apiserver"),
-        (ETCD_CLIENT, "etcd client"),
-        (ETCD_PEER, "etcd peer"),
-        (KUBELET, "kubelet"),
-        (KUBELET_HEALTHZ, "kubelet healthz"),
-    ]
+/// The ports a node listens on, with what each is (for preflight messages): every role of a
+/// control-plane node (without the store's when the etcd is external), or a worker's kubelet.
+pub fn for_node(control_plane: bool, stacked: bool) -> Vec<(u16, &'static str)> {
+    let mut ports = vec![(KUBELET, "kubelet"), (KUBELET_HEALTHZ, "kubelet healthz")];
+    if control_plane {
+        ports.push((APISERVER, "kube-apiserver"));
+        if stacked {
+            ports.extend([(ETCD_CLIENT, "etcd client"), (ETCD_PEER, "etcd peer")]);
+        }
+    }
+    ports
 }
 
-/// A worker's ports.
-pub fn worker() -> [(u16, &'static str); 2] {
-    [(KUBELET, "kubelet"), (KUBELET_HEALTHZ, "kubelet healthz")]
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_follow_the_roles() {
+        let cases = [
+            (
+                true,
+                true,
+                vec![KUBELET, KUBELET_HEALTHZ, APISERVER, ETCD_CLIENT, ETCD_PEER],
+            ),
+            (true, false, vec![KUBELET, KUBELET_HEALTHZ, APISERVER]),
+            (false, true, vec![KUBELET, KUBELET_HEALTHZ]),
+            (false, false, vec![KUBELET, KUBELET_HEALTHZ]),
+        ];
+        for (control_plane, stacked, want) in cases {
+            let got: Vec<u16> = for_node(control_plane, stacked)
+                .into_iter()
+                .map(|(p, _)| p)
+                .collect();
+            assert_eq!(got, want, "control_plane={control_plane} stacked={stacked}");
+        }
+    }
 }

@@ -148,7 +148,7 @@ impl HealthCheck {
 }
 
 /// The status code of an HTTP/1.x response, from its status line.
-fn status_code(response: &[u8]) -> Option<u16> {
+pub fn status_code(response: &[u8]) -> Option<u16> {
     let end = response.windows(2).position(|w| w == b"\r\n")?;
     let line = std::str::from_utf8(&response[..end]).ok()?;
     let mut parts = line.splitn(3, ' ');

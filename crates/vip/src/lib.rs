@@ -26,7 +26,7 @@ use tracing::info;
 pub use backends::CONTROL_PLANE_LABEL;
 pub use balancer::Balancer;
 pub use error::{Error, Result};
-pub use health::{CHECK_INTERVAL, CHECK_TIMEOUT, HealthCheck, Unhealthy};
+pub use health::{CHECK_INTERVAL, CHECK_TIMEOUT, HealthCheck, Unhealthy, status_code};
 pub use lease::{Action, LOCK_NAME, LOCK_NAMESPACE, LeaseView, decide};
 pub use rotation::{Change, Rotation};
 
