@@ -1,7 +1,9 @@
 //! The API server's HTTPS client to kubelets: it shows `--kubelet-client-certificate`, trusts
 //! only kubelet serving certificates that chain to `--kubelet-certificate-authority` (and name
 //! the node's IP), streams a kubelet's answer back unbuffered, and turns a kubelet that cannot
-//! be reached or refuses into the Status kube-apiserver answers with.
+//! be reached or refuses into the Status kube-apiserver answers with. Besides logs it sends
+//! the upgrade requests of exec, attach and port-forward (the caller splices the upgraded
+//! connections) and the requests of `nodes/proxy`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,8 +13,8 @@ use apimachinery::ApiError;
 use apimachinery::status::Subject;
 use bytes::Bytes;
 use futures::StreamExt;
-use http::{HeaderValue, Request, Response, header};
-use http_body_util::{BodyExt, BodyStream, Empty, StreamBody};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, header};
+use http_body_util::{BodyExt, BodyStream, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
@@ -55,6 +57,9 @@ pub enum KubeletError {
     /// The HTTP exchange failed after the connection was made.
     #[error("{0}")]
     Http(#[source] hyper::Error),
+    /// The path and query built for the kubelet is not a valid request target.
+    #[error("invalid kubelet location {0}")]
+    Location(String),
 }
 
 /// A client for every kubelet, built once from the flags.
@@ -151,19 +156,36 @@ impl KubeletClient {
             let body = read_prefix(response.into_body(), MAX_ERROR_BODY).await;
             return Err(kubelet_refusal(code.as_u16(), &body, resource, name));
         }
-        // A broken kubelet connection ends the stream: the client sees the log end early,
-        // as it would from kube-apiserver.
-        let frames = BodyStream::new(response.into_body())
-            .take_while(|frame| std::future::ready(frame.is_ok()))
-            .filter_map(|frame| {
-                let data = frame.ok().and_then(|f| f.into_data().ok());
-                std::future::ready(data.map(|d| Ok::<_, std::convert::Infallible>(Frame::data(d))))
-            });
-        let mut answer = Response::new(BodyExt::boxed(StreamBody::new(frames)));
+        let mut answer = Response::new(relay(response.into_body()));
         answer
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
         Ok(answer)
+    }
+
+    /// Sends an upgrade request (exec, attach, port-forward) with the client's `method` and the
+    /// `headers` that negotiate the upgrade. The answer is the kubelet's: a 101 whose connection
+    /// `hyper::upgrade::on` hands over, or a refusal to pass back.
+    pub async fn upgrade(
+        &self,
+        location: &KubeletLocation,
+        method: Method,
+        headers: HeaderMap,
+    ) -> std::result::Result<Response<Incoming>, KubeletError> {
+        self.send(location, method, headers, Bytes::new(), true)
+            .await
+    }
+
+    /// Sends a `nodes/proxy` request as it came (method, headers, body) and returns the
+    /// kubelet's answer, whatever its status.
+    pub async fn proxy(
+        &self,
+        location: &KubeletLocation,
+        method: Method,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> std::result::Result<Response<Incoming>, KubeletError> {
+        self.send(location, method, headers, body, false).await
     }
 
     /// One GET over a fresh HTTP/1.1 connection; the connection lives as long as the body.
@@ -171,6 +193,24 @@ impl KubeletClient {
         &self,
         location: &KubeletLocation,
     ) -> std::result::Result<Response<Incoming>, KubeletError> {
+        self.send(location, Method::GET, HeaderMap::new(), Bytes::new(), false)
+            .await
+    }
+
+    /// One request over a fresh HTTP/1.1 connection, which lives as long as the answer's body
+    /// (or, with `upgrades`, as the upgraded connection).
+    async fn send(
+        &self,
+        location: &KubeletLocation,
+        method: Method,
+        headers: HeaderMap,
+        body: Bytes,
+        upgrades: bool,
+    ) -> std::result::Result<Response<Incoming>, KubeletError> {
+        let target: http::Uri = location
+            .path_and_query
+            .parse()
+            .map_err(|e| KubeletError::Location(format!("{}: {e}", location.path_and_query)))?;
         let address = location.address;
         let dial = |reason: String| KubeletError::Dial { address, reason };
         let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address))
@@ -188,20 +228,47 @@ impl KubeletClient {
             .await
             .map_err(KubeletError::Http)?;
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            let ended = if upgrades {
+                connection.with_upgrades().await
+            } else {
+                connection.await
+            };
+            if let Err(e) = ended {
                 tracing::debug!(error = %e, "kubelet connection ended with an error");
             }
         });
-        let request = Request::get(location.path_and_query.as_str())
-            .header(header::HOST, address.to_string())
-            .header(header::USER_AGENT, "hakube-apiserver")
-            .body(Empty::<Bytes>::new())
-            .expect("a path and host from a SocketAddr make a valid request");
+        let mut request = Request::new(Full::new(body));
+        *request.method_mut() = method;
+        *request.uri_mut() = target;
+        *request.headers_mut() = headers;
+        let defaults = [
+            (header::HOST, address.to_string()),
+            (header::USER_AGENT, "hakube-apiserver".to_string()),
+        ];
+        for (name, value) in defaults {
+            if !request.headers().contains_key(&name) {
+                let value = HeaderValue::from_str(&value)
+                    .expect("a SocketAddr and a plain name are valid header values");
+                request.headers_mut().insert(name, value);
+            }
+        }
         sender
             .send_request(request)
             .await
             .map_err(KubeletError::Http)
     }
+}
+
+/// A kubelet's answer body, relayed as it arrives. A broken kubelet connection ends it: the
+/// client sees the answer end early, as it would from kube-apiserver.
+pub fn relay(body: Incoming) -> Body {
+    let frames = BodyStream::new(body)
+        .take_while(|frame| std::future::ready(frame.is_ok()))
+        .filter_map(|frame| {
+            let data = frame.ok().and_then(|f| f.into_data().ok());
+            std::future::ready(data.map(|d| Ok::<_, std::convert::Infallible>(Frame::data(d))))
+        });
+    BodyExt::boxed(StreamBody::new(frames))
 }
 
 /// How Go's dialer words a failed connect, which is what users of kube-apiserver see.

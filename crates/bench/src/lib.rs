@@ -10,6 +10,7 @@
 pub mod api;
 pub mod duration;
 pub mod error;
+pub mod pods;
 pub mod recorder;
 pub mod report;
 pub mod store;

@@ -24,6 +24,21 @@ pub async fn cert_client(
     client_from_text(&text).await
 }
 
+/// Like [`cert_client`], but the client config itself, for a role that derives more clients from
+/// it (the controller manager's per-controller ServiceAccounts).
+pub async fn cert_config(
+    file: &Path,
+    server: &str,
+    ca: &Path,
+    cert: &Path,
+    key: &Path,
+    user: &str,
+) -> Result<kube::Config> {
+    let text = pki::kubeconfig(server, ca, cert, key, "hakube", user)?;
+    std::fs::write(file, &text).map_err(Error::io(file))?;
+    config_from_text(&text).await
+}
+
 /// A client that authenticates with a bearer token (a joining node's bootstrap token).
 pub async fn token_client(server: &str, ca: &Path, token: &str) -> Result<kube::Client> {
     let ca_pem = std::fs::read(ca).map_err(Error::io(ca))?;
@@ -41,14 +56,19 @@ pub async fn file_client(file: &Path) -> Result<kube::Client> {
 }
 
 async fn client_from_text(text: &str) -> Result<kube::Client> {
+    Ok(kube::Client::try_from(config_from_text(text).await?)?)
+}
+
+async fn config_from_text(text: &str) -> Result<kube::Config> {
     let kubeconfig =
         Kubeconfig::from_yaml(text).map_err(|e| Error::Invalid(format!("kubeconfig: {e}")))?;
     let mut config =
         kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
             .await
             .map_err(|e| Error::Invalid(format!("kubeconfig: {e}")))?;
-    // Short timeouts: a dead API server must not hold a role's loop for long.
+    // A short connect timeout: a dead API server must not hold a role's loop for long. The read
+    // timeout stays kube-rs's (295 s), above a watch's 290 s: the roles' watches stay open for
+    // minutes without a byte when nothing changes, and single calls bound themselves.
     config.connect_timeout = Some(Duration::from_secs(2));
-    config.read_timeout = Some(Duration::from_secs(15));
-    Ok(kube::Client::try_from(config)?)
+    Ok(config)
 }

@@ -56,6 +56,19 @@ pub fn service_ip(block: u8) -> Ipv4Addr {
     Ipv4Addr::new(127, block, 96, 1)
 }
 
+/// The pod range of node `number`: `127.<block>.<128 + number>.0/24`, inside the profile's pod
+/// block `127.<block>.128.0/17`, so pod addresses say which profile and node they are on, as
+/// `10.244.<node>.0/24` does in minikube. Node numbers past 127 have no room left there.
+pub fn pod_cidr(block: u8, number: u8) -> Option<String> {
+    let third = 128u8.checked_add(number).filter(|t| *t < 255)?;
+    Some(format!("127.{block}.{third}.0/24"))
+}
+
+/// The profile's whole pod block, as kube-controller-manager's `--cluster-cidr` names it.
+pub fn cluster_cidr(block: u8) -> String {
+    format!("127.{block}.128.0/17")
+}
+
 /// The number of the next node: one past the highest ever given (`last`), as minikube counts,
 /// so a deleted node's name, address and store member identity are never reused.
 pub fn next_number(last: u8) -> Option<u8> {
@@ -118,6 +131,17 @@ mod tests {
         assert_eq!(vip(49), Ipv4Addr::new(127, 0, 49, 254));
         assert_eq!(service_cidr(50), "127.50.96.0/20");
         assert_eq!(service_ip(50), Ipv4Addr::new(127, 50, 96, 1));
+        assert_eq!(cluster_cidr(49), "127.49.128.0/17");
+        let pods: &[(u8, Option<&str>)] = &[
+            (1, Some("127.49.129.0/24")),
+            (3, Some("127.49.131.0/24")),
+            (126, Some("127.49.254.0/24")),
+            (127, None),
+            (MAX_NODE_NUMBER, None),
+        ];
+        for (number, want) in pods {
+            assert_eq!(pod_cidr(49, *number).as_deref(), *want, "{number}");
+        }
     }
 
     #[test]

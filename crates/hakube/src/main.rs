@@ -58,7 +58,16 @@ fn runtime() -> Result<tokio::runtime::Runtime, std::process::ExitCode> {
         })
 }
 
+/// The subcommand that runs hakube's built-in test image (`hakube/agnhost`) in a pod's container
+/// process. It is dispatched before clap, so the image's own flags (`--http-port=8080`) pass
+/// through untouched, and it is not in `--help`: people run it through pods.
+const AGNHOST: &str = "agnhost";
+
 fn main() -> std::process::ExitCode {
+    let mut args = std::env::args().skip(1);
+    if args.next().as_deref() == Some(AGNHOST) {
+        return agnhost::main(args.collect());
+    }
     let cli = Cli::parse();
     if let Command::Node(args) = &cli.command
         && let Some(run) = args.node_run()

@@ -1,4 +1,4 @@
-//! The kubelet's errors. Those from [`start`](crate::start) (files, TLS, ports) are fatal: the
+//! The kubelet's errors. Those from [`start`](crate::start) (files, TLS, ports, settings) are fatal: the
 //! configuration must change. Those from talking to the API server are retried by the loops that
 //! meet them, and only logged.
 
@@ -20,6 +20,9 @@ pub enum Error {
     /// A certificate, key or CA file does not hold what TLS needs.
     #[error("TLS: {0}")]
     Tls(String),
+    /// A setting of the configuration is invalid (a malformed pod CIDR...).
+    #[error("kubelet configuration: {0}")]
+    Config(String),
     /// A listener could not be bound (the port is taken, or the address is not local).
     #[error("binding {addr}: {source}")]
     Bind {

@@ -12,14 +12,14 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::mpsc;
 
 /// How much is read (and sent) at once.
-const CHUNK: usize = 64 * 1024;
+pub(crate) const CHUNK: usize = 64 * 1024;
 /// How often a followed file is checked for new data. Polling keeps this free of inotify and
 /// costs one stat per follower per tick.
-const FOLLOW_POLL: Duration = Duration::from_millis(250);
+pub(crate) const FOLLOW_POLL: Duration = Duration::from_millis(250);
 
-/// The options of a log request, from its query (the kubelet's names). `timestamps` and
-/// `sinceSeconds` are accepted; the role log files carry no per-line times the kubelet could add
-/// or filter on, so they change nothing.
+/// The options of a log request, from its query (the kubelet's names). Containers' log files
+/// carry a time on every line, which `timestamps`, `sinceSeconds` and `sinceTime` use; the role
+/// log files of the mirror pods carry none, so there these change nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LogOptions {
     /// Only the last N lines (then, with `follow`, what comes after).
@@ -30,6 +30,9 @@ pub struct LogOptions {
     pub follow: bool,
     pub timestamps: bool,
     pub since_seconds: Option<u64>,
+    pub since_time: Option<jiff::Timestamp>,
+    /// The log of the container's previous instance.
+    pub previous: bool,
 }
 
 impl LogOptions {
@@ -44,8 +47,15 @@ impl LogOptions {
                 "sinceSeconds" => options.since_seconds = Some(number(key, value, 1)?),
                 "follow" => options.follow = flag(value),
                 "timestamps" => options.timestamps = flag(value),
-                // previous, sinceTime, stream, container...: nothing to do (no earlier
-                // instances, no times, one stream).
+                "previous" => options.previous = flag(value),
+                "sinceTime" => {
+                    let text = decode(value);
+                    let time = text
+                        .parse()
+                        .map_err(|_| format!("sinceTime: invalid RFC3339 time {text:?}"))?;
+                    options.since_time = Some(time);
+                }
+                // stream, container...: nothing to do (one stream, the container is in the path).
                 _ => {}
             }
         }
@@ -60,6 +70,32 @@ fn number(key: &str, value: &str, min: u64) -> Result<u64, String> {
         Ok(_) => Err(format!("{key}: must be greater than 0")),
         Err(_) => Err(format!("{key}: invalid integer {value:?}")),
     }
+}
+
+/// Undoes a query value's percent-encoding (a time's `:` and `+` arrive encoded).
+fn decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex =
+            || u8::from_str_radix(std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?, 16).ok();
+        match bytes[i] {
+            b'%' if hex().is_some() => {
+                out.extend(hex());
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Kubernetes reads a query flag as true unless it says `0`, `f` or `false` (any case).
@@ -99,7 +135,10 @@ pub fn tail_offset(file: &mut (impl Read + Seek), lines: u64) -> std::io::Result
 }
 
 /// Opens a log file at the start of what is to be sent. `None` if it does not exist (yet).
-fn open_at(path: &Path, tail_lines: Option<u64>) -> std::io::Result<Option<(std::fs::File, u64)>> {
+pub(crate) fn open_at(
+    path: &Path,
+    tail_lines: Option<u64>,
+) -> std::io::Result<Option<(std::fs::File, u64)>> {
     let mut file = match std::fs::File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

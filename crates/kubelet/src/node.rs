@@ -25,7 +25,7 @@ pub const EXCLUDE_FROM_LB_LABEL: &str = "node.kubernetes.io/exclude-from-externa
 const MAX_PODS: &str = "110";
 /// The kubelet's default hard eviction threshold for memory (`memory.available<100Mi`), which it
 /// takes off the capacity to get the allocatable memory.
-const EVICTION_MEMORY_KIB: u64 = 100 * 1024;
+pub(crate) const EVICTION_MEMORY_KIB: u64 = 100 * 1024;
 
 /// The conditions a healthy kubelet reports: type, status, reason, message. A node that runs
 /// nothing yet has no pressure of any kind.
@@ -68,6 +68,8 @@ pub struct Registration {
     pub port: u16,
     /// Go's architecture name: `amd64`, `arm64`...
     pub arch: String,
+    /// The node's pod range (spec.podCIDR and spec.podCIDRs).
+    pub pod_cidr: Option<String>,
 }
 
 impl Registration {
@@ -103,6 +105,17 @@ impl Registration {
         json!({ "metadata": { "labels": labels } })
     }
 
+    /// The patch that gives an existing Node its pod range, if it should get one: only a Node
+    /// without one (spec.podCIDR cannot change once set).
+    pub fn pod_cidr_patch(&self, existing: &Node) -> Option<Value> {
+        let cidr = self.pod_cidr.as_ref()?;
+        let current = existing.spec.as_ref().and_then(|s| s.pod_cidr.as_deref());
+        if current.is_some_and(|c| !c.is_empty()) {
+            return None;
+        }
+        Some(json!({ "spec": { "podCIDR": cidr, "podCIDRs": [cidr] } }))
+    }
+
     /// A new Node, as created at the first registration (status included, as kubelets do).
     pub fn node(&self, host: &HostFacts, now: Timestamp) -> Node {
         Node {
@@ -111,7 +124,11 @@ impl Registration {
                 labels: Some(self.labels()),
                 ..ObjectMeta::default()
             },
-            spec: Some(NodeSpec::default()),
+            spec: Some(NodeSpec {
+                pod_cidr: self.pod_cidr.clone(),
+                pod_cidrs: self.pod_cidr.clone().map(|cidr| vec![cidr]),
+                ..NodeSpec::default()
+            }),
             status: Some(self.status(host, now, &[])),
         }
     }

@@ -102,11 +102,25 @@ impl Registrar {
             Err(e) if e.code() == Some(409) => {
                 let what = format!("updating the labels of Node {name}");
                 let patch = Patch::Merge(self.registration.label_patch());
-                let node = call(
+                let mut node = call(
                     &what,
                     self.api.patch(&name, &PatchParams::default(), &patch),
                 )
                 .await?;
+                if let Some(patch) = self.registration.pod_cidr_patch(&node) {
+                    let what = format!("setting the pod CIDR of Node {name}");
+                    let patch = Patch::Merge(patch);
+                    node = call(
+                        &what,
+                        self.api.patch(&name, &PatchParams::default(), &patch),
+                    )
+                    .await?;
+                }
+                let wanted = self.registration.pod_cidr.as_deref();
+                let current = node.spec.as_ref().and_then(|s| s.pod_cidr.as_deref());
+                if wanted.is_some() && current != wanted {
+                    tracing::warn!(target: "kubelet", node = %name, ?current, ?wanted, "the Node has another pod CIDR; pods get addresses of the configured one");
+                }
                 self.post_status(conditions_of(&node)).await?
             }
             Err(e) => return Err(e),

@@ -1,6 +1,8 @@
 //! The kubelet API on port 10250 (HTTPS, client certificates required) and the plain health
-//! port 10248. Served today: `/healthz`, `/pods` and `/containerLogs` for the static pods; the
-//! other kubelet endpoints (exec, attach, port-forward, stats...) answer 501 until they are built.
+//! port 10248. Served: `/healthz`, `/pods` (the static pods and the pods this kubelet runs),
+//! `/configz`, `/containerLogs` (the static pods' role logs, and the containers' logs), and the
+//! streams `/exec`, `/attach` (`stream`) and `/portForward` (`portforward`); the other kubelet
+//! endpoints (stats, metrics...) answer 501 until they are built.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -21,18 +23,15 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::error::{Error, Result};
 use crate::logs::{self, LogOptions};
-use crate::mirror::{NAMESPACE, Run, StaticPod};
+use crate::mirror::{Run, StaticPod};
+use crate::registry::PodRegistry;
 
 /// A response body: a whole answer or a log stream.
 pub(crate) type Body = UnsyncBoxBody<Bytes, Infallible>;
 
 /// Kubelet API paths that exist in a real kubelet but are not built here yet.
-const NOT_BUILT: [&str; 14] = [
-    "exec",
-    "attach",
-    "portForward",
+const NOT_BUILT: [&str; 10] = [
     "run",
-    "configz",
     "stats",
     "metrics",
     "spec",
@@ -44,15 +43,35 @@ const NOT_BUILT: [&str; 14] = [
     "containerLogs",
 ];
 
+/// The streaming endpoints; a path of theirs that names no container is not served.
+const STREAMS: [&str; 3] = ["exec", "attach", "portForward"];
+
 /// Where a request path leads.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Route<'a> {
     Healthz,
     Pods,
+    Configz,
     ContainerLogs {
         namespace: &'a str,
         pod: &'a str,
         container: &'a str,
+    },
+    /// `/exec/{ns}/{pod}/{container}` (or with the pod's uid before the container).
+    Exec {
+        namespace: &'a str,
+        pod: &'a str,
+        container: &'a str,
+    },
+    Attach {
+        namespace: &'a str,
+        pod: &'a str,
+        container: &'a str,
+    },
+    /// `/portForward/{ns}/{pod}` (or with the pod's uid after it).
+    PortForward {
+        namespace: &'a str,
+        pod: &'a str,
     },
     /// A kubelet endpoint still to be built.
     NotImplemented,
@@ -66,6 +85,7 @@ pub(crate) fn route(path: &str) -> Route<'_> {
     match segments.as_slice() {
         ["healthz"] => Route::Healthz,
         ["pods"] | ["pods", ""] => Route::Pods,
+        ["configz"] => Route::Configz,
         ["containerLogs", namespace, pod, container]
             if !namespace.is_empty() && !pod.is_empty() && !container.is_empty() =>
         {
@@ -75,25 +95,59 @@ pub(crate) fn route(path: &str) -> Route<'_> {
                 container,
             }
         }
-        [first, ..] if NOT_BUILT.contains(first) => Route::NotImplemented,
+        ["exec" | "attach", namespace, pod, container]
+        | ["exec" | "attach", namespace, pod, _, container]
+            if !namespace.is_empty() && !pod.is_empty() && !container.is_empty() =>
+        {
+            if segments[0] == "exec" {
+                Route::Exec {
+                    namespace,
+                    pod,
+                    container,
+                }
+            } else {
+                Route::Attach {
+                    namespace,
+                    pod,
+                    container,
+                }
+            }
+        }
+        ["portForward", namespace, pod] | ["portForward", namespace, pod, _]
+            if !namespace.is_empty() && !pod.is_empty() =>
+        {
+            Route::PortForward { namespace, pod }
+        }
+        [first, ..] if NOT_BUILT.contains(first) || STREAMS.contains(first) => {
+            Route::NotImplemented
+        }
         _ => Route::NotFound,
     }
 }
 
-/// What the kubelet API serves from: the node's static pods in this run.
+/// What the kubelet API serves from: the node's static pods in this run, the pods it runs, and
+/// its configuration.
 pub(crate) struct KubeletApi {
     pub node_ip: Ipv4Addr,
     pub pods: Arc<[StaticPod]>,
     pub run: Run,
+    pub registry: Arc<PodRegistry>,
+    /// The `/configz` document.
+    pub configz: serde_json::Value,
+    /// Where commands run in a static pod's container start.
+    pub state_dir: std::path::PathBuf,
 }
 
 impl KubeletApi {
     /// Answers one request on the kubelet API.
     pub async fn handle<B>(self: Arc<Self>, request: Request<B>) -> Response<Body> {
         let get = request.method() == Method::GET;
-        match route(request.uri().path()) {
+        let stream = get || request.method() == Method::POST;
+        let path = request.uri().path().to_string();
+        match route(&path) {
             Route::Healthz if get => text(StatusCode::OK, "ok"),
             Route::Pods if get => self.pods(),
+            Route::Configz if get => json_response(&self.configz),
             Route::ContainerLogs {
                 namespace,
                 pod,
@@ -102,7 +156,39 @@ impl KubeletApi {
                 let query = request.uri().query().unwrap_or("");
                 self.container_logs(namespace, pod, container, query)
             }
-            Route::Healthz | Route::Pods | Route::ContainerLogs { .. } => {
+            Route::Exec {
+                namespace,
+                pod,
+                container,
+            } if stream => match self.container_target(namespace, pod, Some(container)) {
+                Some(target) => crate::stream::exec(request, target).await,
+                None => self.no_container(namespace, pod, container),
+            },
+            Route::Attach {
+                namespace,
+                pod,
+                container,
+            } if stream => match self.container_target(namespace, pod, Some(container)) {
+                Some(_) => crate::stream::attach(request).await,
+                None => self.no_container(namespace, pod, container),
+            },
+            Route::PortForward { namespace, pod } if stream => match self.pod_ip(namespace, pod) {
+                Some(ip) => {
+                    crate::portforward::port_forward(request, ip, format!("{namespace}/{pod}"))
+                        .await
+                }
+                None => text(
+                    StatusCode::NOT_FOUND,
+                    &format!("pod \"{pod}\" does not exist\n"),
+                ),
+            },
+            Route::Healthz
+            | Route::Pods
+            | Route::Configz
+            | Route::ContainerLogs { .. }
+            | Route::Exec { .. }
+            | Route::Attach { .. }
+            | Route::PortForward { .. } => {
                 text(StatusCode::METHOD_NOT_ALLOWED, "405: Method Not Allowed")
             }
             Route::NotImplemented => text(StatusCode::NOT_IMPLEMENTED, "not implemented"),
@@ -110,19 +196,17 @@ impl KubeletApi {
         }
     }
 
-    /// The pods this kubelet runs, as a PodList.
+    /// The pods this kubelet runs, static pods included, as a PodList.
     fn pods(&self) -> Response<Body> {
-        let items: Vec<_> = self
+        let mut items: Vec<serde_json::Value> = self
             .pods
             .iter()
-            .map(|pod| pod.running(self.node_ip, &self.run))
+            .map(|pod| json!(pod.running(self.node_ip, &self.run)))
             .collect();
-        let list = json!({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items});
-        Response::builder()
-            .status(StatusCode::OK)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(full(list.to_string()))
-            .unwrap_or_else(|_| text(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
+        items.extend(self.registry.pods().iter().map(|pod| json!(pod.as_ref())));
+        json_response(
+            &json!({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}),
+        )
     }
 
     /// The log of a static pod's container, streamed from its role's log file.
@@ -133,15 +217,8 @@ impl KubeletApi {
         container: &str,
         query: &str,
     ) -> Response<Body> {
-        let Some(found) = self
-            .pods
-            .iter()
-            .find(|p| namespace == NAMESPACE && p.name == pod)
-        else {
-            return text(
-                StatusCode::NOT_FOUND,
-                &format!("pod \"{pod}\" does not exist\n"),
-            );
+        let Some(found) = self.static_pod(namespace, pod) else {
+            return self.pod_container_logs(namespace, pod, container, query);
         };
         if found.role != container {
             return text(
@@ -156,16 +233,30 @@ impl KubeletApi {
         // A small channel: the pump reads ahead only a few chunks of a slow reader.
         let (tx, rx) = mpsc::channel::<Bytes>(8);
         tokio::spawn(logs::pump(found.log_file.clone(), options, tx));
-        let stream = futures::stream::unfold(rx, |mut rx| async move {
-            let chunk = rx.recv().await?;
-            Some((Ok::<_, Infallible>(Frame::data(chunk)), rx))
-        });
-        Response::builder()
-            .status(StatusCode::OK)
-            .header(header::CONTENT_TYPE, "text/plain")
-            .body(StreamBody::new(stream).boxed_unsync())
-            .unwrap_or_else(|_| text(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
+        stream_response(rx)
     }
+}
+
+/// A streamed `text/plain` answer fed by `rx`.
+fn stream_response(rx: mpsc::Receiver<Bytes>) -> Response<Body> {
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        let chunk = rx.recv().await?;
+        Some((Ok::<_, Infallible>(Frame::data(chunk)), rx))
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(StreamBody::new(stream).boxed_unsync())
+        .unwrap_or_else(|_| text(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
+}
+
+/// A JSON answer.
+fn json_response(value: &serde_json::Value) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(full(value.to_string()))
+        .unwrap_or_else(|_| text(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
 }
 
 /// The health port answers `/healthz` only, in plain HTTP (the kubelet's `--healthz-port`).
@@ -266,5 +357,9 @@ pub(crate) async fn serve<H, F>(
     }
 }
 
+mod pods;
+
+#[cfg(test)]
+mod pod_tests;
 #[cfg(test)]
 mod tests;

@@ -1,22 +1,21 @@
 //! The virtual-IP agent (hakube's kube-vip): elects one holder per cluster on a Lease and, on the
 //! holder, balances TCP connections on the VIP across the API servers that pass a health check.
 //!
-//! [`start`] runs three tasks: the election (`election.rs`, rule in `lease.rs`), the backend
+//! [`start`] runs three tasks: the election (the `leader` crate, on kube-vip's Lease), the backend
 //! discovery with one health checker per API server (`backends.rs`, `health.rs`), and the VIP
 //! listener that exists only while this agent leads (`listener.rs`, `balancer.rs`,
 //! `rotation.rs`). Logs go to the `vip` tracing target.
 
 mod backends;
 mod balancer;
-mod election;
 mod error;
 mod health;
-mod lease;
 mod listener;
 mod rotation;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -27,8 +26,13 @@ pub use backends::CONTROL_PLANE_LABEL;
 pub use balancer::Balancer;
 pub use error::{Error, Result};
 pub use health::{CHECK_INTERVAL, CHECK_TIMEOUT, HealthCheck, Unhealthy, status_code};
-pub use lease::{Action, LOCK_NAME, LOCK_NAMESPACE, LeaseView, decide};
+pub use leader::LeaseTimings;
 pub use rotation::{Change, Rotation};
+
+/// The namespace of the Lease that elects the VIP holder.
+pub const LOCK_NAMESPACE: &str = "kube-system";
+/// The name of that Lease; kube-vip's control-plane lock name, so tools that know it find it.
+pub const LOCK_NAME: &str = "plndr-cp-lock";
 
 /// What one node's agent needs.
 pub struct VipConfig {
@@ -50,33 +54,6 @@ pub struct VipConfig {
     pub timings: LeaseTimings,
 }
 
-/// The election's timing, with client-go's meaning: the holder renews every `retry_period`, steps
-/// down if no renewal succeeds within `renew_deadline`, and others may take over once
-/// `lease_duration` has passed since the last renewal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LeaseTimings {
-    /// How long a renewal's claim lasts; whole seconds, since the Lease records seconds.
-    pub lease_duration: Duration,
-    /// How long the holder keeps leading without a successful renewal; shorter than the lease,
-    /// so it stops serving before anyone else can start.
-    pub renew_deadline: Duration,
-    /// How often to try to acquire or renew.
-    pub retry_period: Duration,
-}
-
-impl Default for LeaseTimings {
-    /// 2 s / 1.5 s / 250 ms: a crashed holder is replaced in about two seconds and a failed API
-    /// server leaves the rotation in under one. kube-vip defaults to 5 s / 3 s / 1 s, which suits
-    /// hosts across a network; ours share one machine and one clock, so the margins can be tight.
-    fn default() -> LeaseTimings {
-        LeaseTimings {
-            lease_duration: Duration::from_secs(2),
-            renew_deadline: Duration::from_millis(1_500),
-            retry_period: Duration::from_millis(250),
-        }
-    }
-}
-
 /// A running agent. Dropping it stops the tasks too, but only [`Agent::shutdown`] waits for the
 /// Lease to be released.
 pub struct Agent {
@@ -87,7 +64,7 @@ pub struct Agent {
     stop: watch::Sender<bool>,
     listener: JoinHandle<()>,
     discovery: JoinHandle<()>,
-    election: JoinHandle<()>,
+    election: leader::Elector,
     balancer: Balancer,
 }
 
@@ -102,14 +79,34 @@ pub async fn start(config: VipConfig) -> Result<Agent> {
         ca_cert,
         timings,
     } = config;
-    election::validate(&timings)?;
+    timings
+        .validate()
+        .map_err(|e| Error::Config(e.to_string()))?;
     let health = HealthCheck::from_ca_file(&ca_cert, CHECK_TIMEOUT)?;
     info!(
         "Starting kube-vip (hakube) {}, VIP [{vip}], backends on port {backend_port}, \
          local backend [{local_backend}]",
         env!("CARGO_PKG_VERSION"),
     );
-    let (leader_tx, leader) = watch::channel(false);
+    info!(
+        "Beginning cluster membership, namespace [{LOCK_NAMESPACE}], lock name [{LOCK_NAME}], \
+         id [{identity}]"
+    );
+    let election = leader::start_with(
+        client.clone(),
+        leader::Lock {
+            namespace: LOCK_NAMESPACE.into(),
+            name: LOCK_NAME.into(),
+        },
+        identity,
+        leader::Options {
+            timings,
+            observer: Arc::new(log_like_kube_vip),
+            vacancy: Some(Arc::new(move || Box::pin(vip_refuses(vip)))),
+        },
+    )
+    .map_err(|e| Error::Config(e.to_string()))?;
+    let leader = election.subscribe();
     let (stop_listener, stop_listener_rx) = watch::channel(false);
     let (stop, stop_rx) = watch::channel(false);
     let balancer = Balancer::new(vip);
@@ -128,8 +125,6 @@ pub async fn start(config: VipConfig) -> Result<Agent> {
         stop_listener_rx,
         timings.retry_period,
     ));
-    let election = election::Election::new(client, identity, timings, leader_tx, vip);
-    let election = tokio::spawn(election.run(stop_rx));
     Ok(Agent {
         leader,
         stop_listener,
@@ -160,10 +155,9 @@ impl Agent {
             tracing::warn!("VIP listener task failed: {e}");
         }
         self.stop.send_replace(true);
-        for (name, task) in [("election", self.election), ("discovery", self.discovery)] {
-            if let Err(e) = task.await {
-                tracing::warn!("VIP {name} task failed: {e}");
-            }
+        self.election.shutdown().await;
+        if let Err(e) = self.discovery.await {
+            tracing::warn!("VIP discovery task failed: {e}");
         }
         info!("kube-vip (hakube) stopped");
     }
@@ -172,4 +166,46 @@ impl Agent {
 /// Resolves once `stop` is set, or its sender is gone (the [`Agent`] was dropped).
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopping| *stopping).await;
+}
+
+/// The election's events in kube-vip's words, which its users grep for.
+fn log_like_kube_vip(event: &leader::Event<'_>) {
+    use leader::Event;
+    use tracing::warn;
+    match event {
+        Event::Campaigning { lock } => info!("attempting to acquire leader lease {lock}..."),
+        Event::Acquired { lock } => info!("successfully acquired lease {lock}"),
+        Event::Lost { lock, identity } => {
+            warn!("lost leadership of lease {lock}, stepping down as [{identity}]");
+        }
+        Event::RenewFailed { lock, deadline } => {
+            warn!("failed to renew lease {lock} within {deadline:?}");
+        }
+        Event::NewLeader { holder, .. } => {
+            info!("Node [{holder}] is assuming leadership of the cluster");
+        }
+        Event::TakingOverVacant { holder, .. } => {
+            info!("the VIP has no listener; taking over from the silent holder [{holder}]");
+        }
+        Event::Released { lock } => info!("released lease {lock}"),
+        Event::ReleaseFailed { lock, error } => warn!("could not release lease {lock}: {error}"),
+        Event::Unreachable { lock, error } => {
+            warn!("error retrieving or updating lease {lock}: {error}");
+        }
+        Event::Reachable { lock } => info!("lease {lock} reachable again"),
+    }
+}
+
+/// Whether a connection to the VIP is refused outright: nobody listens there. A timeout or any
+/// other error proves nothing and counts as not refused.
+async fn vip_refuses(vip: SocketAddr) -> bool {
+    match tokio::time::timeout(
+        Duration::from_millis(100),
+        tokio::net::TcpStream::connect(vip),
+    )
+    .await
+    {
+        Ok(Err(e)) => e.kind() == std::io::ErrorKind::ConnectionRefused,
+        _ => false,
+    }
 }

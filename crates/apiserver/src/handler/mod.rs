@@ -1,6 +1,7 @@
 //! Serving one HTTP request: authenticate, authorize, route to discovery, health, OpenAPI or a
 //! resource handler, and answer errors as Kubernetes Status objects.
 
+mod connect;
 mod logs;
 mod objects;
 mod query;
@@ -44,6 +45,11 @@ pub struct Call {
     /// The client's User-Agent, which names the field manager when a write does not.
     pub user_agent: String,
     pub body: Bytes,
+    /// The request's headers, for handlers that pass some on (the kubelet proxies).
+    pub headers: http::HeaderMap,
+    /// hyper's hand-over of the connection, for requests that upgrade it (exec, attach,
+    /// port-forward); `None` on HTTP/2 and once taken.
+    pub upgrade: Option<hyper::upgrade::OnUpgrade>,
 }
 
 /// Paths anyone may read without credentials: health and version, as kube-apiserver allows
@@ -76,7 +82,8 @@ async fn serve(
     request: Request<Incoming>,
     peer_certificate: Option<Arc<Vec<u8>>>,
 ) -> Result<Response<Body>, ApiError> {
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
     let path = parts.uri.path().to_string();
     let query = Query::parse(parts.uri.query())?;
     let header = |name: http::header::HeaderName| {
@@ -127,6 +134,8 @@ async fn serve(
         content_type: header(http::header::CONTENT_TYPE),
         user_agent: header(http::header::USER_AGENT),
         body,
+        headers: parts.headers,
+        upgrade,
     };
     match target {
         Target::Resource(request) => objects::dispatch(call, request).await,

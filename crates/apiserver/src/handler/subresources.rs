@@ -1,7 +1,8 @@
 //! Subresources: `status` and `finalize` (updates of one part), `scale` (the Scale view of
 //! replicas), `binding` (the scheduler's placement), `eviction` (a policy-checked delete), and
-//! `token` (a ServiceAccount token), and `log` (from the kubelet, in `logs.rs`). The other
-//! kubelet subresources (exec, attach, portforward, proxy) answer 501 for now.
+//! `token` (a ServiceAccount token), `log` (from the kubelet, in `logs.rs`), and the kubelet's
+//! connect subresources `pods/{exec,attach,portforward}` and `nodes/proxy` (in `connect.rs`).
+//! `pods/proxy` and `services/proxy` answer 501 for now.
 
 use apimachinery::{ApiError, Cause, patch};
 use http::Response;
@@ -59,6 +60,12 @@ pub async fn dispatch(call: Call, request: ResourceRequest) -> Result<Response<B
         ("eviction", "create") => eviction(&call, &request).await,
         ("token", "create") => super::reviews::token_request(&call, &request).await,
         ("log", "get") => super::logs::logs(&call, &request).await,
+        ("exec" | "attach" | "portforward", "get" | "create") => {
+            super::connect::pod_stream(call, &request).await
+        }
+        ("proxy", _) if request.info.plural == "nodes" => {
+            super::connect::node_proxy(call, &request).await
+        }
         (other, _) => Err(ApiError::not_implemented(&format!(
             "the {}/{other} subresource (it needs the node agent)",
             request.info.plural

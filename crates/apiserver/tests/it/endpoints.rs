@@ -15,9 +15,9 @@ use serde_json::Value;
 use crate::certs::Authority;
 
 /// A single-member etcd on loopback, killed when dropped.
-struct EtcdProcess {
+pub(crate) struct EtcdProcess {
     child: Child,
-    url: String,
+    pub(crate) url: String,
     _dir: tempfile::TempDir,
 }
 
@@ -33,7 +33,7 @@ fn free_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
-async fn start_etcd() -> EtcdProcess {
+pub(crate) async fn start_etcd() -> EtcdProcess {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("http://127.0.0.1:{}", free_port());
     let peer = format!("http://127.0.0.1:{}", free_port());

@@ -155,7 +155,7 @@ impl Options {
 
 /// Checks a namespace name as the API server will (an RFC 1123 label), so that a typo fails
 /// before anything is created.
-fn check_dns_label(name: &str) -> std::result::Result<(), &'static str> {
+pub(crate) fn check_dns_label(name: &str) -> std::result::Result<(), &'static str> {
     if name.is_empty() || name.len() > 63 {
         return Err("must be 1 to 63 characters long");
     }

@@ -15,11 +15,14 @@ use tracing_subscriber::util::SubscriberInitExt;
 use crate::error::{Error, Result};
 
 /// Each mirror-pod role, the crate (tracing target) whose lines are its log, and the file.
-pub const ROLE_TARGETS: [(&str, &str); 4] = [
+pub const ROLE_TARGETS: [(&str, &str); 7] = [
     ("etcd", "store"),
     ("kube-apiserver", "apiserver"),
     ("kube-vip", "vip"),
     ("kubelet", "kubelet"),
+    ("kube-controller-manager", "kube-controller-manager"),
+    ("kube-scheduler", "kube-scheduler"),
+    ("kube-proxy", "kube-proxy"),
 ];
 
 /// The log file of `role` in `dir`.
@@ -33,7 +36,8 @@ pub fn init(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
     let stderr_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         EnvFilter::new(
-            "warn,openraft=error,store=info,apiserver=info,kubelet=info,vip=info,cluster=info,hakube=info",
+            "warn,openraft=error,store=info,apiserver=info,kubelet=info,vip=info,cluster=info,hakube=info,\
+             kube-controller-manager=info,kube-scheduler=info,kube-proxy=info",
         )
     });
     let mut layers = Vec::new();

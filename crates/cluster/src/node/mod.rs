@@ -1,6 +1,6 @@
 //! `hakube node run`: the node process. It hosts the node's roles in one process: on a
-//! control-plane node the store member, the API server and the VIP agent; on every node the
-//! kubelet. The roles talk to each other only over their real protocols (etcd v3 gRPC, the
+//! control-plane node the store member, the API server, the VIP agent, the controller manager
+//! and the scheduler; on every node the kubelet and the service proxy. The roles talk to each other only over their real protocols (etcd v3 gRPC, the
 //! Kubernetes REST API), exactly as separate processes would.
 
 pub mod join;
@@ -36,7 +36,10 @@ struct Roles {
     store: Option<Arc<store::Member>>,
     apiserver: Option<apiserver::Running>,
     vip: Option<vip::Agent>,
+    controller_manager: Option<controller_manager::ControllerManager>,
+    scheduler: Option<scheduler::Scheduler>,
     kubelet: Option<kubelet::Kubelet>,
+    proxy: Option<proxy::Proxy>,
 }
 
 /// Installs logging for the node; call before the runtime does any work.
@@ -60,7 +63,10 @@ pub async fn run(args: NodeRun, stop: impl std::future::Future<Output = ()>) -> 
         store: None,
         apiserver: None,
         vip: None,
+        controller_manager: None,
+        scheduler: None,
         kubelet: None,
+        proxy: None,
     };
     let result = start_roles(&profile, &node, &pki, &args, &mut roles).await;
     if let Err(e) = result {
@@ -134,7 +140,7 @@ async fn start_roles(
                 backend_port: ports::APISERVER,
                 local_backend: SocketAddr::new(node.ip.into(), ports::APISERVER),
                 ca_cert: pki.ca_cert.clone(),
-                timings: vip::LeaseTimings::default(),
+                timings: vip::LeaseTimings::vip(),
             })
             .await
             .map_err(|e| Error::Role {
@@ -147,6 +153,14 @@ async fn start_roles(
             image: image("kube-vip"),
             log_file: logging::role_log(&logs, "kube-vip"),
         });
+        start_control_plane_components(profile, node, pki, &local, roles).await?;
+        for role in ["kube-controller-manager", "kube-scheduler"] {
+            mirror.push(kubelet::MirrorPod {
+                role: role.into(),
+                image: image(role),
+                log_file: logging::role_log(&logs, role),
+            });
+        }
         // kubeadm points a control-plane kubelet at its own API server, so the node comes up
         // even before the VIP has a holder.
         kubelet_server = local;
@@ -166,6 +180,40 @@ async fn start_roles(
         &format!("system:node:{}", node.name),
     )
     .await?;
+    let proxy_client = clients::cert_client(
+        &node_dir.join("proxy.conf"),
+        &kubelet_server,
+        &pki.ca_cert,
+        &pki.kube_proxy_cert,
+        &pki.kube_proxy_key,
+        "system:kube-proxy",
+    )
+    .await?;
+    roles.proxy = Some(
+        proxy::start(proxy::ProxyConfig {
+            node_name: node.name.clone(),
+            node_ip: node.ip,
+            client: proxy_client,
+            node_port_addresses: vec![node.ip],
+        })
+        .map_err(|e| Error::Role {
+            role: "kube-proxy",
+            message: e.to_string(),
+        })?,
+    );
+    mirror.push(kubelet::MirrorPod {
+        role: "kube-proxy".into(),
+        image: image("kube-proxy"),
+        log_file: logging::role_log(&logs, "kube-proxy"),
+    });
+    let pod_cidr = names::pod_cidr(profile.config.block, node.number);
+    if pod_cidr.is_none() {
+        tracing::warn!(target: "kubelet", "node number {} has no pod range left in the profile's pod block; pods cannot run here", node.number);
+    }
+    let runtime_exe = std::env::current_exe().map_err(|e| Error::Role {
+        role: "kubelet",
+        message: format!("cannot find the hakube binary for built-in images: {e}"),
+    })?;
     roles.kubelet = Some(
         kubelet::start(kubelet::KubeletConfig {
             node_name: node.name.clone(),
@@ -179,6 +227,9 @@ async fn start_roles(
             client_ca: pki.ca_cert.clone(),
             version: KUBERNETES_VERSION.into(),
             mirror_pods: mirror,
+            pod_cidr,
+            runtime_exe,
+            state_dir: node_dir.join("pods"),
         })
         .await
         .map_err(|e| Error::Role {
@@ -193,6 +244,15 @@ async fn stop_roles(roles: Roles) {
     if let Some(kubelet) = roles.kubelet {
         kubelet.shutdown(false).await;
     }
+    if let Some(proxy) = roles.proxy {
+        proxy.shutdown().await;
+    }
+    if let Some(scheduler) = roles.scheduler {
+        scheduler.shutdown().await;
+    }
+    if let Some(manager) = roles.controller_manager {
+        manager.shutdown().await;
+    }
     if let Some(vip) = roles.vip {
         vip.shutdown().await;
     }
@@ -202,6 +262,65 @@ async fn stop_roles(roles: Roles) {
     if let Some(member) = roles.store {
         store::shutdown(&member).await;
     }
+}
+
+/// Starts the controller manager and the scheduler, each a client of this node's own API server
+/// with its own identity, as kubeadm's controller-manager.conf and scheduler.conf are. Each
+/// campaigns for its Lease; only the leader works.
+async fn start_control_plane_components(
+    profile: &Profile,
+    node: &NodeEntry,
+    pki: &pki::Pki,
+    local: &str,
+    roles: &mut Roles,
+) -> Result<()> {
+    let node_dir = profile.node_dir(&node.name);
+    let kube_config = clients::cert_config(
+        &node_dir.join("controller-manager.conf"),
+        local,
+        &pki.ca_cert,
+        &pki.controller_manager_cert,
+        &pki.controller_manager_key,
+        "system:kube-controller-manager",
+    )
+    .await?;
+    let root_ca_pem = std::fs::read_to_string(&pki.ca_cert).map_err(Error::io(&pki.ca_cert))?;
+    roles.controller_manager = Some(
+        controller_manager::start(controller_manager::ControllerManagerConfig {
+            identity: node.name.clone(),
+            kube_config,
+            settings: controller_manager::Settings {
+                root_ca_pem,
+                ..controller_manager::Settings::default()
+            },
+        })
+        .await
+        .map_err(|e| Error::Role {
+            role: "kube-controller-manager",
+            message: e.to_string(),
+        })?,
+    );
+    let client = clients::cert_client(
+        &node_dir.join("scheduler.conf"),
+        local,
+        &pki.ca_cert,
+        &pki.scheduler_cert,
+        &pki.scheduler_key,
+        "system:kube-scheduler",
+    )
+    .await?;
+    roles.scheduler = Some(
+        scheduler::start(scheduler::SchedulerConfig {
+            identity: leader::candidate_identity(&node.name),
+            client,
+            scheduler_name: "default-scheduler".into(),
+        })
+        .map_err(|e| Error::Role {
+            role: "kube-scheduler",
+            message: e.to_string(),
+        })?,
+    );
+    Ok(())
 }
 
 /// Starts the node's store member: from its own data after the first start; founding the

@@ -62,7 +62,7 @@ fn tail_offsets_across_chunks() {
 
 #[test]
 fn query_options() {
-    let cases: [(&str, Result<LogOptions, &str>); 8] = [
+    let cases: [(&str, Result<LogOptions, &str>); 10] = [
         ("", Ok(LogOptions::default())),
         (
             "tailLines=10&limitBytes=500&follow=true",
@@ -91,8 +91,20 @@ fn query_options() {
             "follow=0&previous=true&sinceSeconds=5",
             Ok(LogOptions {
                 since_seconds: Some(5),
+                previous: true,
                 ..LogOptions::default()
             }),
+        ),
+        (
+            "sinceTime=2025-06-15T15%3A06%3A40Z",
+            Ok(LogOptions {
+                since_time: Some("2025-06-15T15:06:40Z".parse().unwrap()),
+                ..LogOptions::default()
+            }),
+        ),
+        (
+            "sinceTime=yesterday",
+            Err("sinceTime: invalid RFC3339 time \"yesterday\""),
         ),
         (
             "tailLines=-1",

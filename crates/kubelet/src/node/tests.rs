@@ -10,6 +10,7 @@ fn registration(control_plane: bool) -> Registration {
         version: "v1.33.0".to_string(),
         port: 10250,
         arch: "amd64".to_string(),
+        pod_cidr: Some("127.49.129.0/24".to_string()),
     }
 }
 
@@ -107,7 +108,7 @@ fn a_new_node_in_full() {
                 "node.kubernetes.io/exclude-from-external-load-balancers": "",
             },
         },
-        "spec": {},
+        "spec": {"podCIDR": "127.49.129.0/24", "podCIDRs": ["127.49.129.0/24"]},
         "status": {
             "addresses": [
                 {"type": "InternalIP", "address": "10.0.0.11"},
@@ -137,6 +138,30 @@ fn a_new_node_in_full() {
         },
     });
     assert_eq!(node, want);
+}
+
+#[test]
+fn the_pod_cidr_is_set_only_on_a_node_without_one() {
+    let with = |cidr: Option<&str>| Node {
+        spec: Some(NodeSpec {
+            pod_cidr: cidr.map(str::to_string),
+            ..NodeSpec::default()
+        }),
+        ..Node::default()
+    };
+    let patch = json!({"spec": {"podCIDR": "127.49.129.0/24", "podCIDRs": ["127.49.129.0/24"]}});
+    let cases = [
+        (with(None), Some(patch.clone())),
+        (with(Some("")), Some(patch)),
+        (with(Some("127.49.129.0/24")), None),
+        (with(Some("10.0.0.0/24")), None),
+    ];
+    for (node, want) in cases {
+        assert_eq!(registration(false).pod_cidr_patch(&node), want);
+    }
+    let mut without = registration(false);
+    without.pod_cidr = None;
+    assert_eq!(without.pod_cidr_patch(&with(None)), None);
 }
 
 #[test]

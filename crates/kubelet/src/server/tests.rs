@@ -151,6 +151,9 @@ fn kubelet_api(log_file: &Path) -> Arc<KubeletApi> {
         node_ip: LOCALHOST,
         pods: Arc::from(vec![pod]),
         run: Run::new("n1", jiff::Timestamp::UNIX_EPOCH, 1),
+        registry: Arc::default(),
+        configz: serde_json::json!({"kubeletconfig": {"healthzPort": 10248}}),
+        state_dir: std::env::temp_dir(),
     })
 }
 
@@ -190,11 +193,48 @@ fn routes() {
         ),
         ("/containerLogs/kube-system/etcd-n1", Route::NotImplemented),
         ("/containerLogs/kube-system//etcd", Route::NotImplemented),
-        ("/exec/default/p/c", Route::NotImplemented),
-        ("/attach/default/p/c", Route::NotImplemented),
-        ("/portForward/default/p", Route::NotImplemented),
+        (
+            "/exec/default/p/c",
+            Route::Exec {
+                namespace: "default",
+                pod: "p",
+                container: "c",
+            },
+        ),
+        (
+            "/exec/default/p/uid-1/c",
+            Route::Exec {
+                namespace: "default",
+                pod: "p",
+                container: "c",
+            },
+        ),
+        (
+            "/attach/default/p/c",
+            Route::Attach {
+                namespace: "default",
+                pod: "p",
+                container: "c",
+            },
+        ),
+        (
+            "/portForward/default/p",
+            Route::PortForward {
+                namespace: "default",
+                pod: "p",
+            },
+        ),
+        (
+            "/portForward/default/p/uid-1",
+            Route::PortForward {
+                namespace: "default",
+                pod: "p",
+            },
+        ),
+        ("/exec/default/p", Route::NotImplemented),
+        ("/portForward/default", Route::NotImplemented),
         ("/run/default/p/c", Route::NotImplemented),
-        ("/configz", Route::NotImplemented),
+        ("/configz", Route::Configz),
         ("/stats/summary", Route::NotImplemented),
         ("/metrics/cadvisor", Route::NotImplemented),
         ("/", Route::NotFound),
@@ -252,9 +292,27 @@ async fn answers() {
         ),
         (
             Method::POST,
+            "/exec/default/web/app?command=ls",
+            StatusCode::NOT_FOUND,
+            "pod \"web\" does not exist\n",
+        ),
+        (
+            Method::POST,
+            "/exec/kube-system/etcd-n1/sidecar?command=ls",
+            StatusCode::NOT_FOUND,
+            "container not found (\"sidecar\")\n",
+        ),
+        (
+            Method::GET,
+            "/portForward/default/web",
+            StatusCode::NOT_FOUND,
+            "pod \"web\" does not exist\n",
+        ),
+        (
+            Method::DELETE,
             "/exec/kube-system/etcd-n1/etcd?command=ls",
-            StatusCode::NOT_IMPLEMENTED,
-            "not implemented",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "405: Method Not Allowed",
         ),
         (
             Method::GET,
@@ -421,4 +479,29 @@ fn tls_needs_a_client_ca() {
     )
     .unwrap_err();
     assert!(matches!(err, Error::Read { .. }), "{err}");
+}
+
+#[test]
+fn static_pods_run_in_the_node_process() {
+    let api = kubelet_api(Path::new("/nonexistent"));
+    let target = api
+        .container_target("kube-system", "etcd-n1", None)
+        .unwrap();
+    assert_eq!(target.pid, std::process::id());
+    assert_eq!(target.pod_ip, LOCALHOST);
+    assert_eq!(target.hostname, "etcd-n1");
+    assert!(
+        target
+            .env
+            .contains(&("HOSTNAME".to_string(), "etcd-n1".to_string()))
+    );
+    assert!(
+        api.container_target("kube-system", "etcd-n1", Some("etcd"))
+            .is_some()
+    );
+    assert_eq!(
+        api.container_target("kube-system", "etcd-n1", Some("other")),
+        None
+    );
+    assert_eq!(api.container_target("default", "etcd-n1", None), None);
 }

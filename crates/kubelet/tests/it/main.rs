@@ -1,7 +1,9 @@
 //! The kubelet's integration tests: `start` against a stand-in API server, through registration,
-//! the Lease, mirror pods, a restart with a changed role, and shutdown.
+//! the Lease, mirror pods, a restart with a changed role, and shutdown; then pods run as real
+//! processes (`pods`).
 
 mod fake_api;
+mod pods;
 
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -19,7 +21,7 @@ const ETCD: &str = "/api/v1/namespaces/kube-system/pods/etcd-n1";
 const APISERVER: &str = "/api/v1/namespaces/kube-system/pods/kube-apiserver-n1";
 
 /// Polls `check` until it gives a value, or fails after a deadline.
-async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+pub(crate) async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(value) = check() {
@@ -34,7 +36,7 @@ async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
 }
 
 /// A self-signed certificate for 127.0.0.1, serving as the kubelet's certificate and client CA.
-fn write_certificates(dir: &Path) {
+pub(crate) fn write_certificates(dir: &Path) {
     let key = rcgen::KeyPair::generate().unwrap();
     let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
     let cert = params.self_signed(&key).unwrap();
@@ -43,7 +45,12 @@ fn write_certificates(dir: &Path) {
     std::fs::write(dir.join("ca.crt"), cert.pem()).unwrap();
 }
 
-fn config(api: &FakeApi, dir: &Path, control_plane: bool, etcd_image: &str) -> KubeletConfig {
+pub(crate) fn config(
+    api: &FakeApi,
+    dir: &Path,
+    control_plane: bool,
+    etcd_image: &str,
+) -> KubeletConfig {
     let mirror = |role: &str, image: &str| MirrorPod {
         role: role.to_string(),
         image: image.to_string(),
@@ -64,6 +71,9 @@ fn config(api: &FakeApi, dir: &Path, control_plane: bool, etcd_image: &str) -> K
             mirror("etcd", etcd_image),
             mirror("kube-apiserver", "hakube/kube-apiserver:0.1.0"),
         ],
+        pod_cidr: Some("10.244.7.0/24".to_string()),
+        runtime_exe: "/nonexistent/hakube".into(),
+        state_dir: dir.join("pods"),
     }
 }
 

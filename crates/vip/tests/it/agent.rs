@@ -33,7 +33,7 @@ async fn start(
         backend_port: backend.port(),
         local_backend: backend,
         ca_cert: ca.ca_file.clone(),
-        timings: LeaseTimings::default(),
+        timings: LeaseTimings::vip(),
     })
     .await
     .expect("start agent")
@@ -124,7 +124,7 @@ async fn bad_config_is_refused() {
         backend_port: 8443,
         local_backend: "127.0.0.1:8443".parse().expect("addr"),
         ca_cert: ca.ca_file.clone(),
-        timings: LeaseTimings::default(),
+        timings: LeaseTimings::vip(),
     };
     let mut no_ca = base();
     no_ca.ca_cert = ca.ca_file.with_file_name("missing.crt");

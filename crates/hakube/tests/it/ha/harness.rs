@@ -267,7 +267,8 @@ impl Drop for Ha {
         if !leftovers.is_empty() {
             eprintln!("ha harness: killing node processes left behind: {leftovers:?}");
             for pid in &leftovers {
-                kill9(*pid);
+                // The whole group, so the node's containers go too.
+                kill9_group(*pid);
             }
             let deadline = Instant::now() + Duration::from_secs(10);
             while !self.leftover_pids(&leftovers).is_empty() && Instant::now() < deadline {
@@ -383,6 +384,16 @@ pub fn poll_until<T>(
 pub fn kill9(pid: u32) {
     let _ = Command::new("kill")
         .args(["-9", &pid.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// SIGKILL to the process group `pid` leads: a node process and every container it started, as
+/// when the machine under a node dies.
+pub fn kill9_group(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-9", "--", &format!("-{pid}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status();

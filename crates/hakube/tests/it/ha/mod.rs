@@ -10,6 +10,7 @@ mod lifecycle;
 mod preflight;
 mod probe;
 mod views;
+mod workloads;
 
 /// The tutorial's profile.
 const PROFILE: &str = "ha-demo";

@@ -7,11 +7,6 @@ use jiff::Timestamp;
 use k8s_openapi::api::coordination::v1::LeaseSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 
-/// The namespace of the Lease that elects the VIP holder.
-pub const LOCK_NAMESPACE: &str = "kube-system";
-/// The name of that Lease; kube-vip's control-plane lock name, so tools that know it find it.
-pub const LOCK_NAME: &str = "plndr-cp-lock";
-
 /// The election-relevant part of a Lease.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LeaseView {
@@ -69,15 +64,15 @@ pub fn decide(lease: Option<&LeaseView>, me: &str, now: Timestamp) -> Action {
     }
 }
 
-/// How many consecutive rounds the VIP must refuse connections before a follower takes a live
-/// claim over.
+/// How many consecutive rounds the vacancy probe must report the holder gone before a follower
+/// takes a live claim over.
 pub const VACANT_ROUNDS: u32 = 2;
 
-/// A follower's fast path: on one machine a VIP that refuses connections has no listener at all,
-/// so its holder is dead (or no longer serving) even though its claim has not run out. After
-/// [`VACANT_ROUNDS`] such rounds in a row, `Follow` becomes `Acquire`. This is safe because the
-/// VIP's socket is exclusive: should the old holder still live, it loses its next renewal (a 409)
-/// and cannot bind the address the new holder holds.
+/// A follower's fast path: when the caller can prove the holder is not serving (the VIP agent: the
+/// VIP refuses connections, so nobody listens there, on one machine), after [`VACANT_ROUNDS`] such
+/// rounds in a row `Follow` becomes `Acquire`. This is safe only where the holder's work is
+/// exclusive by itself (the VIP's socket is): should the old holder still live, it loses its next
+/// renewal (a 409).
 pub fn take_over_if_vacant(action: Action, vacant_rounds: u32) -> Action {
     match action {
         Action::Follow { holder } if vacant_rounds >= VACANT_ROUNDS => {

@@ -1,5 +1,5 @@
-//! The leader election loop: reads and writes the Lease through the local API server, following
-//! the rule in `lease.rs`, and publishes whether this agent leads.
+//! The leader election loop: reads and writes the Lease through the API, following the rule in
+//! `lease.rs`, publishes whether this candidate leads, and tells the observer what happens.
 
 use std::time::Duration;
 
@@ -9,60 +9,61 @@ use kube::Api;
 use kube::api::{ObjectMeta, PostParams};
 use tokio::sync::watch;
 use tokio::time::Instant;
-use tracing::{debug, info, warn};
+use tracing::debug;
 
 use crate::error::{Error, Result};
-use crate::lease::{Action, LOCK_NAME, LOCK_NAMESPACE, LeaseView, decide, take_over_if_vacant};
-use crate::{LeaseTimings, stopped};
+use crate::lease::{Action, LeaseView, decide, take_over_if_vacant};
+use crate::{Event, LeaseTimings, Lock, Observer, VacancyProbe, stopped};
 
-/// One agent's side of the election.
+/// One candidate's side of the election.
 pub(crate) struct Election {
     api: Api<Lease>,
+    lock: Lock,
     identity: String,
     timings: LeaseTimings,
     leader: watch::Sender<bool>,
-    /// The last holder we logged, so the takeover line is written once per change.
+    observer: Observer,
+    /// The last holder reported, so a new leader is announced once per change.
     observed: Option<String>,
-    /// Whether the last attempt failed, so a down API server is logged once, not every period.
+    /// Whether the last attempt failed, so a down API server is reported once, not every period.
     failing: bool,
     /// Whether an acquire attempt is under way, whose write may land even if we stop waiting.
     in_flight: bool,
-    /// The VIP, probed while following to notice a holder that died.
-    vip: std::net::SocketAddr,
-    /// How many rounds in a row the VIP refused connections while another agent held the claim.
+    /// Asked while following whether the holder provably stopped serving.
+    vacancy: Option<VacancyProbe>,
+    /// How many rounds in a row the probe found the holder gone while its claim still stood.
     vacant_rounds: u32,
 }
 
 impl Election {
     pub(crate) fn new(
         client: kube::Client,
+        lock: Lock,
         identity: String,
         timings: LeaseTimings,
         leader: watch::Sender<bool>,
-        vip: std::net::SocketAddr,
+        observer: Observer,
+        vacancy: Option<VacancyProbe>,
     ) -> Election {
         Election {
-            api: Api::namespaced(client, LOCK_NAMESPACE),
+            api: Api::namespaced(client, &lock.namespace),
+            lock,
             identity,
             timings,
             leader,
+            observer,
             observed: None,
             failing: false,
             in_flight: false,
-            vip,
+            vacancy,
             vacant_rounds: 0,
         }
     }
 
     /// Campaigns, leads and campaigns again until `stop` fires; then releases the Lease if held.
     pub(crate) async fn run(mut self, mut stop: watch::Receiver<bool>) {
-        info!(
-            "Beginning cluster membership, namespace [{LOCK_NAMESPACE}], lock name \
-             [{LOCK_NAME}], id [{}]",
-            self.identity
-        );
         loop {
-            info!("attempting to acquire leader lease {LOCK_NAMESPACE}/{LOCK_NAME}...");
+            (self.observer)(&Event::Campaigning { lock: &self.lock });
             let Some(renewed) = self.campaign(&mut stop).await else {
                 // Stopped mid-attempt, a write may have made us the holder unseen; release
                 // checks the holder first, so it is harmless otherwise.
@@ -71,7 +72,7 @@ impl Election {
                 }
                 return;
             };
-            info!("successfully acquired lease {LOCK_NAMESPACE}/{LOCK_NAME}");
+            (self.observer)(&Event::Acquired { lock: &self.lock });
             self.leader.send_replace(true);
             let stopping = self.lead(renewed, &mut stop).await;
             self.leader.send_replace(false);
@@ -79,10 +80,10 @@ impl Election {
                 self.release().await;
                 return;
             }
-            warn!(
-                "lost leadership of lease {LOCK_NAMESPACE}/{LOCK_NAME}, stepping down as [{}]",
-                self.identity
-            );
+            (self.observer)(&Event::Lost {
+                lock: &self.lock,
+                identity: &self.identity,
+            });
         }
     }
 
@@ -150,10 +151,10 @@ impl Election {
                 }
             }
             if Instant::now() >= deadline {
-                warn!(
-                    "failed to renew lease {LOCK_NAMESPACE}/{LOCK_NAME} within {:?}",
-                    self.timings.renew_deadline
-                );
+                (self.observer)(&Event::RenewFailed {
+                    lock: &self.lock,
+                    deadline: self.timings.renew_deadline,
+                });
                 return false;
             }
         }
@@ -162,7 +163,7 @@ impl Election {
     /// One read-decide-write round. `Ok(true)` when the Lease is ours afterwards, `Ok(false)`
     /// when another agent holds it or won a race for it (a 409 on create or replace).
     async fn try_acquire(&mut self) -> Result<bool> {
-        let current = self.api.get_opt(LOCK_NAME).await?;
+        let current = self.api.get_opt(&self.lock.name).await?;
         let fallback = self.timings.lease_duration;
         let view = current
             .as_ref()
@@ -172,18 +173,19 @@ impl Election {
         }
         let now = Timestamp::now();
         let mut action = decide(view.as_ref(), &self.identity, now);
-        if matches!(action, Action::Follow { .. }) {
-            self.vacant_rounds = if vip_refuses(self.vip).await {
+        if let (Action::Follow { holder }, Some(probe)) = (&action, &self.vacancy) {
+            let holder = holder.clone();
+            self.vacant_rounds = if probe().await {
                 self.vacant_rounds + 1
             } else {
                 0
             };
             action = take_over_if_vacant(action, self.vacant_rounds);
             if matches!(action, Action::Acquire { .. }) {
-                info!(
-                    "VIP [{}] has no listener; taking over from the silent holder",
-                    self.vip
-                );
+                (self.observer)(&Event::TakingOverVacant {
+                    lock: &self.lock,
+                    holder: &holder,
+                });
             }
         } else {
             self.vacant_rounds = 0;
@@ -195,8 +197,8 @@ impl Election {
         };
         let mut lease = current.unwrap_or_else(|| Lease {
             metadata: ObjectMeta {
-                name: Some(LOCK_NAME.to_owned()),
-                namespace: Some(LOCK_NAMESPACE.to_owned()),
+                name: Some(self.lock.name.clone()),
+                namespace: Some(self.lock.namespace.clone()),
                 ..ObjectMeta::default()
             },
             spec: None,
@@ -208,7 +210,7 @@ impl Election {
             Action::Create => self.api.create(&PostParams::default(), &lease).await,
             _ => {
                 self.api
-                    .replace(LOCK_NAME, &PostParams::default(), &lease)
+                    .replace(&self.lock.name, &PostParams::default(), &lease)
                     .await
             }
         };
@@ -216,7 +218,7 @@ impl Election {
             Ok(_) => {
                 self.succeeded();
                 if let Action::Acquire { previous } = &action {
-                    debug!(%previous, "took over lease {LOCK_NAMESPACE}/{LOCK_NAME}");
+                    debug!(%previous, "took over lease {}", self.lock);
                 }
                 let me = self.identity.clone();
                 self.observe(&me);
@@ -224,7 +226,7 @@ impl Election {
             }
             Err(kube::Error::Api(status)) if status.code == 409 => {
                 self.succeeded();
-                debug!("lost the race for lease {LOCK_NAMESPACE}/{LOCK_NAME}: {status}");
+                debug!("lost the race for lease {}: {status}", self.lock);
                 Ok(false)
             }
             Err(e) => Err(e.into()),
@@ -236,7 +238,7 @@ impl Election {
     /// Lease will expire anyway.
     async fn release(&mut self) {
         let attempt = tokio::time::timeout(self.timings.renew_deadline, async {
-            let Some(mut lease) = self.api.get_opt(LOCK_NAME).await? else {
+            let Some(mut lease) = self.api.get_opt(&self.lock.name).await? else {
                 return Ok(false);
             };
             let view = LeaseView::from_spec(lease.spec.as_ref(), self.timings.lease_duration);
@@ -246,14 +248,17 @@ impl Election {
             view.released(Timestamp::now())
                 .apply_to(lease.spec.get_or_insert_with(Default::default));
             self.api
-                .replace(LOCK_NAME, &PostParams::default(), &lease)
+                .replace(&self.lock.name, &PostParams::default(), &lease)
                 .await?;
             Ok::<_, Error>(true)
         });
         match attempt.await.unwrap_or(Err(Error::Timeout)) {
-            Ok(true) => info!("released lease {LOCK_NAMESPACE}/{LOCK_NAME}"),
+            Ok(true) => (self.observer)(&Event::Released { lock: &self.lock }),
             Ok(false) => {}
-            Err(e) => warn!("could not release lease {LOCK_NAMESPACE}/{LOCK_NAME}: {e}"),
+            Err(e) => (self.observer)(&Event::ReleaseFailed {
+                lock: &self.lock,
+                error: &e,
+            }),
         }
     }
 
@@ -261,22 +266,28 @@ impl Election {
         if holder.is_empty() || self.observed.as_deref() == Some(holder) {
             return;
         }
-        info!("Node [{holder}] is assuming leadership of the cluster");
+        (self.observer)(&Event::NewLeader {
+            lock: &self.lock,
+            holder,
+        });
         self.observed = Some(holder.to_owned());
     }
 
     fn failed(&mut self, error: &Error) {
         if self.failing {
-            debug!("error retrieving or updating lease {LOCK_NAMESPACE}/{LOCK_NAME}: {error}");
+            debug!("error retrieving or updating lease {}: {error}", self.lock);
         } else {
-            warn!("error retrieving or updating lease {LOCK_NAMESPACE}/{LOCK_NAME}: {error}");
+            (self.observer)(&Event::Unreachable {
+                lock: &self.lock,
+                error,
+            });
         }
         self.failing = true;
     }
 
     fn succeeded(&mut self) {
         if self.failing {
-            info!("lease {LOCK_NAMESPACE}/{LOCK_NAME} reachable again");
+            (self.observer)(&Event::Reachable { lock: &self.lock });
         }
         self.failing = false;
     }
@@ -315,20 +326,6 @@ pub(crate) fn validate(timings: &LeaseTimings) -> Result<()> {
     Ok(())
 }
 
-/// Whether a connection to the VIP is refused outright: nobody listens there. A timeout or any
-/// other error proves nothing and counts as not refused.
-async fn vip_refuses(vip: std::net::SocketAddr) -> bool {
-    match tokio::time::timeout(
-        Duration::from_millis(100),
-        tokio::net::TcpStream::connect(vip),
-    )
-    .await
-    {
-        Ok(Err(e)) => e.kind() == std::io::ErrorKind::ConnectionRefused,
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,7 +338,8 @@ mod tests {
             retry_period: Duration::from_millis(p),
         };
         let cases = [
-            ("defaults", LeaseTimings::default(), true),
+            ("the VIP agent's", LeaseTimings::vip(), true),
+            ("the components'", LeaseTimings::components(), true),
             ("kube-vip's defaults", t(5_000, 3_000, 1_000), true),
             (
                 "deadline not shorter than lease",
