@@ -37,7 +37,7 @@ pub(crate) fn endpoints(errs: &mut Vec<Cause>, obj: &Value) {
                         ));
                     }
                 }
-                non_special_ip(errs, &child(&ap, "ip"), ip);
+                non_special_ip(errs, &child(&ap, "ip"), ip, true);
             }
         }
         let ports = list_of(subset, "ports");

@@ -49,7 +49,11 @@ pub(crate) fn valid_ip(errs: &mut Vec<Cause>, path: &str, ip: &str) -> bool {
     false
 }
 
-pub(crate) fn non_special_ip(errs: &mut Vec<Cause>, path: &str, ip: &str) {
+/// kube-apiserver's rule for addresses that must be reachable from elsewhere: not unspecified,
+/// not link-local, and (unless `allow_loopback`) not loopback. hakube's pod network is a
+/// loopback range (`127.N.128.0/17`), so Endpoints, which list pod IPs, allow loopback; a
+/// Service's externalIPs still may not.
+pub(crate) fn non_special_ip(errs: &mut Vec<Cause>, path: &str, ip: &str, allow_loopback: bool) {
     let Ok(addr) = ip.parse::<IpAddr>() else {
         return;
     };
@@ -61,7 +65,7 @@ pub(crate) fn non_special_ip(errs: &mut Vec<Cause>, path: &str, ip: &str) {
             &format!("may not be unspecified ({ip})"),
         ));
     }
-    if addr.is_loopback() {
+    if addr.is_loopback() && !allow_loopback {
         errs.push(invalid(
             path,
             &value,
@@ -229,7 +233,7 @@ pub(crate) fn service(errs: &mut Vec<Cause>, obj: &Value) {
         let p = index("spec.externalIPs", i);
         let ip = ip.as_str().unwrap_or("");
         if valid_ip(errs, &p, ip) {
-            non_special_ip(errs, &p, ip);
+            non_special_ip(errs, &p, ip, false);
         }
     }
     match kind {

@@ -312,7 +312,12 @@ impl Kubectl {
 
     /// Runs kubectl and requires exit 0.
     pub fn ok(&self, args: &[&str]) -> Result<Output> {
-        let out = self.run(args)?;
+        self.ok_within(args, KUBECTL_LIMIT)
+    }
+
+    /// Runs kubectl within `limit` and requires exit 0.
+    pub fn ok_within(&self, args: &[&str], limit: Duration) -> Result<Output> {
+        let out = self.run_within(args, limit)?;
         if !out.success() {
             bail!("kubectl {} failed: {out}", args.join(" "));
         }
