@@ -15,7 +15,7 @@ pub mod mix;
 pub mod objects;
 pub mod recorder;
 pub mod report;
-mod setup;
+pub(crate) mod setup;
 mod worker;
 
 use k8s_openapi::api::core::v1::ConfigMap;

@@ -116,9 +116,12 @@ pub(super) async fn clean_up(
     concurrency: usize,
 ) -> Option<String> {
     let api: Api<ConfigMap> = Api::namespaced(connection.client.clone(), &target.namespace);
-    let objects = tokio::time::timeout(CLEANUP_TIMEOUT, delete_objects(&api, run, concurrency))
-        .await
-        .unwrap_or_else(|_| Err(format!("not done within {}s", CLEANUP_TIMEOUT.as_secs())));
+    let objects = tokio::time::timeout(
+        CLEANUP_TIMEOUT,
+        delete_labelled(&api, &run.run_selector(), concurrency),
+    )
+    .await
+    .unwrap_or_else(|_| Err(format!("not done within {}s", CLEANUP_TIMEOUT.as_secs())));
     if target.namespace_created {
         // Deleting the namespace deletes what is in it, so the objects' outcome does not matter.
         let namespaces: Api<Namespace> = Api::all(connection.client.clone());
@@ -142,14 +145,17 @@ pub(super) async fn clean_up(
     })
 }
 
-/// Deletes the run's ConfigMaps in one delete-collection call, or one by one where the server
-/// does not offer that.
-async fn delete_objects(
-    api: &Api<ConfigMap>,
-    run: &RunObjects,
+/// Deletes a run's objects (those labelled `selector`) in one delete-collection call, or one by
+/// one where the server does not offer that; `bench api` and `bench pods` both clean up this way.
+pub(crate) async fn delete_labelled<K>(
+    api: &Api<K>,
+    selector: &str,
     concurrency: usize,
-) -> std::result::Result<(), String> {
-    let selector = ListParams::default().labels(&run.run_selector());
+) -> std::result::Result<(), String>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let selector = ListParams::default().labels(selector);
     match timed(api.delete_collection(&DeleteParams::default(), &selector)).await {
         Ok(_) => return Ok(()),
         Err(kube::Error::Api(status)) if matches!(status.code, 404 | 405) => {}

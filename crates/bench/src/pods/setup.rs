@@ -3,11 +3,10 @@
 
 use std::time::Duration;
 
-use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Api;
-use kube::api::{DeleteParams, ListParams, PostParams};
+use kube::api::{DeleteParams, PostParams};
 use kube::core::Status;
 use tokio::time::Instant;
 
@@ -15,6 +14,7 @@ use super::manifest::RunPods;
 use super::{Stop, stopped};
 use crate::api::connection::{Connection, describe};
 use crate::api::report::Target;
+use crate::api::setup::delete_labelled;
 use crate::api::{Error, Result};
 
 /// How long one set-up call may take.
@@ -141,9 +141,12 @@ pub(super) async fn clean_up(
     let api: Api<Pod> = Api::namespaced(connection.client.clone(), &target.namespace);
     // The pods go first, even from a namespace about to be deleted, so that their processes stop
     // at once rather than when the namespace controller gets to them.
-    let pods = tokio::time::timeout(CLEANUP_TIMEOUT, delete_pods(&api, run, concurrency))
-        .await
-        .unwrap_or_else(|_| Err(format!("not done within {}s", CLEANUP_TIMEOUT.as_secs())));
+    let pods = tokio::time::timeout(
+        CLEANUP_TIMEOUT,
+        delete_labelled(&api, &run.selector(), concurrency),
+    )
+    .await
+    .unwrap_or_else(|_| Err(format!("not done within {}s", CLEANUP_TIMEOUT.as_secs())));
     if target.namespace_created {
         let namespaces: Api<Namespace> = Api::all(connection.client.clone());
         return timed(namespaces.delete(&target.namespace, &DeleteParams::default()))
@@ -164,39 +167,6 @@ pub(super) async fn clean_up(
             target.namespace
         )
     })
-}
-
-/// Deletes the run's pods in one delete-collection call, or one by one where the server does not
-/// offer that.
-async fn delete_pods(
-    api: &Api<Pod>,
-    run: &RunPods,
-    concurrency: usize,
-) -> std::result::Result<(), String> {
-    let selector = ListParams::default().labels(&run.selector());
-    match timed(api.delete_collection(&DeleteParams::default(), &selector)).await {
-        Ok(_) => return Ok(()),
-        Err(kube::Error::Api(status)) if matches!(status.code, 404 | 405) => {}
-        Err(error) => return Err(describe(&error)),
-    }
-    let names: Vec<String> = timed(api.list_metadata(&selector))
-        .await
-        .map_err(|error| describe(&error))?
-        .items
-        .into_iter()
-        .filter_map(|pod| pod.metadata.name)
-        .collect();
-    futures::stream::iter(names)
-        .map(|name| async move {
-            match timed(api.delete(&name, &DeleteParams::default())).await {
-                Ok(_) => Ok(()),
-                Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
-                Err(error) => Err(describe(&error)),
-            }
-        })
-        .buffer_unordered(concurrency.max(1))
-        .try_for_each(|()| async { Ok(()) })
-        .await
 }
 
 /// Runs a set-up call with [`SETUP_TIMEOUT`]. A timeout becomes a transport error, as a
