@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
-use crate::support::{Cluster, eventually};
+use crate::support::{Cluster, eventually, holds_for};
 
 const WITHIN: Duration = Duration::from_secs(30);
 
@@ -246,27 +246,28 @@ async fn a_deployment_rolls_out_updates_rolls_back_and_scales() -> Result<()> {
         format!("ReplicaSet \"{first_name}\" has successfully progressed.")
     );
 
-    // At rest, nothing is written: no controller keeps rewriting what it already wrote.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let versions = |d: &Deployment, rs: &ReplicaSet| {
-        (
-            d.metadata.resource_version.clone(),
-            rs.metadata.resource_version.clone(),
-        )
+    // At rest, nothing is written: no controller keeps rewriting what it already wrote. First
+    // the last status writes of the rollout land (two polls in a row agree), then nothing may
+    // change for 1.5 s.
+    let versions = || async {
+        let d = deployments.get("web").await.ok()?;
+        let rs = sets.get(&first_name).await.ok()?;
+        Some((d.metadata.resource_version, rs.metadata.resource_version))
     };
-    let before = versions(
-        &deployments.get("web").await?,
-        &sets.get(&first_name).await?,
-    );
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let after = versions(
-        &deployments.get("web").await?,
-        &sets.get(&first_name).await?,
-    );
-    assert_eq!(
-        before, after,
-        "the Deployment or its ReplicaSet changed at rest"
-    );
+    let previous = std::cell::RefCell::new(None);
+    let before = eventually("the rollout's last writes", WITHIN, || async {
+        let now = versions().await?;
+        let settled = previous.borrow().as_ref() == Some(&now);
+        *previous.borrow_mut() = Some(now.clone());
+        settled.then_some(now)
+    })
+    .await?;
+    holds_for(
+        "the Deployment and its ReplicaSet at rest",
+        Duration::from_millis(1500),
+        || async { versions().await.as_ref() == Some(&before) },
+    )
+    .await?;
 
     // A new image rolls out through a second ReplicaSet.
     let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx:1.28"}]}}}});
@@ -490,8 +491,14 @@ async fn a_hundred_replicas_are_created_promptly_and_exactly_once() -> Result<()
             }
         }
     }))?;
-    // Let the informers sync first, so the clock measures the controllers alone.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Let the manager start its controllers first (each creates its ServiceAccount), so the
+    // clock measures the controllers alone.
+    let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> =
+        Api::namespaced(admin.clone(), "kube-system");
+    eventually("the controllers to start", WITHIN, || async {
+        accounts.get("replicaset-controller").await.ok().map(drop)
+    })
+    .await?;
     let started = std::time::Instant::now();
     deployments.create(&PostParams::default(), &many).await?;
     eventually("a hundred pods", WITHIN, || async {

@@ -9,7 +9,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::Api;
 
-use crate::support::{Cluster, eventually};
+use crate::support::{Cluster, eventually, holds_for};
 
 const WITHIN: Duration = Duration::from_secs(30);
 
@@ -54,8 +54,10 @@ async fn one_manager_leads_and_another_takes_over_when_it_stops() -> Result<()> 
         .await?;
     }
     // Well past a renewal or two, the second still waits.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(!second.is_leader());
+    holds_for("the second waiting", Duration::from_secs(2), || async {
+        !second.is_leader()
+    })
+    .await?;
 
     first.shutdown().await;
     // A released Lease is taken at the next retry (1 s), long before it would expire.

@@ -203,3 +203,22 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Checks that `check` keeps holding for the whole of `window`, polling it every 100 ms: the
+/// form of a test that something does *not* happen (nobody rewrites, nobody takes over).
+pub async fn holds_for<F, Fut>(what: &str, window: Duration, mut check: F) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let end = tokio::time::Instant::now() + window;
+    loop {
+        if !check().await {
+            bail!("{what} stopped holding before {window:?} were up");
+        }
+        if tokio::time::Instant::now() >= end {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
