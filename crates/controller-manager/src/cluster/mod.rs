@@ -11,8 +11,6 @@ mod disruption;
 mod endpoints;
 mod endpointslice;
 mod garbagecollector;
-#[cfg(test)]
-mod live_tests;
 mod namespace;
 mod nodelifecycle;
 mod podgc;

@@ -4,8 +4,6 @@
 //! ConfigMap, node lifecycle with taint eviction, DaemonSets and disruption budgets. No kubelet
 //! or scheduler runs: the test plays the kubelet (pod IPs, readiness, node heartbeats).
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -18,8 +16,8 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, PropagationPolicy};
 use serde_json::{Value, json};
 
-use crate::{ControllerManagerConfig, Settings};
-use support::{Cluster, eventually};
+use crate::support::{Cluster, eventually};
+use controller_manager::{ControllerManagerConfig, Settings};
 
 const WITHIN: Duration = Duration::from_secs(30);
 const NS: &str = "live";
@@ -91,7 +89,7 @@ fn pod_json(name: &str, labels: Value, node: Option<&str>, extra: Value) -> Valu
 async fn cluster_controllers_against_a_real_api_server() -> Result<()> {
     let cluster = Cluster::start("127.0.231.1").await?;
     let admin = cluster.admin().await?;
-    let manager = crate::start(ControllerManagerConfig {
+    let manager = controller_manager::start(ControllerManagerConfig {
         identity: "node-1".into(),
         kube_config: cluster.manager_config().await?,
         settings: Settings {
