@@ -55,7 +55,13 @@ async fn run_until(config: &Config, stop: Stop) -> Result<Report> {
     let connection =
         Connection::open(config.kubeconfig.as_deref(), config.context.as_deref()).await?;
     let run = RunObjects::random(&mut rand::rng());
-    let target = setup::namespace(&connection, config.namespace.as_deref(), &run).await?;
+    let target = setup::namespace(
+        &connection,
+        config.namespace.as_deref(),
+        run.fresh_namespace(),
+        std::collections::BTreeMap::from([(objects::RUN_LABEL.to_owned(), run.id().to_owned())]),
+    )
+    .await?;
     let measured = measure(config, &connection, &target, &run, stop).await;
     let leftover = setup::clean_up(&connection, &target, &run, config.clients()).await;
     match (measured, leftover) {

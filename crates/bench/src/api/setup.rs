@@ -12,7 +12,7 @@ use kube::api::{DeleteParams, ListParams, PostParams};
 
 use super::connection::{Connection, describe};
 use super::error::{Error, Result};
-use super::objects::{RUN_LABEL, RunObjects, Set};
+use super::objects::{RunObjects, Set};
 use super::report::Target;
 
 /// How long one set-up call may take.
@@ -21,11 +21,13 @@ const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// the server has no delete-collection, takes a while.
 pub const CLEANUP_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Creates the run's namespace, or checks that the one given exists.
-pub(super) async fn namespace(
+/// Creates the run's namespace (`fresh`, labelled `labels`), or checks that the one given
+/// exists; `bench api` and `bench pods` both start here.
+pub(crate) async fn namespace(
     connection: &Connection,
     given: Option<&str>,
-    run: &RunObjects,
+    fresh: String,
+    labels: BTreeMap<String, String>,
 ) -> Result<Target> {
     let namespaces: Api<Namespace> = Api::all(connection.client.clone());
     let target = |namespace: String, namespace_created| Target {
@@ -39,8 +41,8 @@ pub(super) async fn namespace(
             Err(kube::Error::Api(status)) if status.code == 404 => {
                 Err(Error::NamespaceNotFound(name.to_owned()))
             }
-            // A user may write ConfigMaps in a namespace without being allowed to read the
-            // namespace itself; the first create will tell if not.
+            // A user may write objects in a namespace without being allowed to read the
+            // namespace itself; the first create (or dry run) will tell if not.
             Err(kube::Error::Api(status)) if status.code == 403 => {
                 Ok(target(name.to_owned(), false))
             }
@@ -49,14 +51,11 @@ pub(super) async fn namespace(
                 .await),
         },
         None => {
-            let name = run.fresh_namespace();
+            let name = fresh;
             let namespace = Namespace {
                 metadata: ObjectMeta {
                     name: Some(name.clone()),
-                    labels: Some(BTreeMap::from([(
-                        RUN_LABEL.to_owned(),
-                        run.id().to_owned(),
-                    )])),
+                    labels: Some(labels),
                     ..ObjectMeta::default()
                 },
                 ..Namespace::default()

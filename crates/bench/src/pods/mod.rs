@@ -61,7 +61,13 @@ async fn run_until(config: &Config, stop: Stop) -> Result<Report> {
     // The same kind of id as `bench api` runs', so the two never collide in one namespace.
     let id = RunObjects::random(&mut rand::rng()).id().to_owned();
     let run = RunPods::new(id, config.image.clone());
-    let target = setup::namespace(&connection, config.namespace.as_deref(), &run).await?;
+    let target = crate::api::setup::namespace(
+        &connection,
+        config.namespace.as_deref(),
+        run.fresh_namespace(),
+        run.labels(),
+    )
+    .await?;
     let measured = measure(config, &connection, &target, &run, stop).await;
     let leftover = setup::clean_up(&connection, &target, &run, config.concurrency).await;
     match (measured, leftover) {

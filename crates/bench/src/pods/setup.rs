@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Namespace, Pod};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Api;
 use kube::api::{DeleteParams, PostParams};
 use kube::core::Status;
@@ -26,53 +25,6 @@ const CLEANUP_TIMEOUT: Duration = Duration::from_secs(60);
 const SERVICE_ACCOUNT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often the dry run is repeated while the ServiceAccount is missing.
 const SERVICE_ACCOUNT_POLL: Duration = Duration::from_millis(100);
-
-/// Creates the run's namespace, or checks that the one given exists.
-pub(super) async fn namespace(
-    connection: &Connection,
-    given: Option<&str>,
-    run: &RunPods,
-) -> Result<Target> {
-    let namespaces: Api<Namespace> = Api::all(connection.client.clone());
-    let target = |namespace: String, namespace_created| Target {
-        server: connection.server.clone(),
-        namespace,
-        namespace_created,
-    };
-    match given {
-        Some(name) => match timed(namespaces.get(name)).await {
-            Ok(_) => Ok(target(name.to_owned(), false)),
-            Err(kube::Error::Api(status)) if status.code == 404 => {
-                Err(Error::NamespaceNotFound(name.to_owned()))
-            }
-            // A user may create pods in a namespace without being allowed to read the namespace
-            // itself; the dry run will tell if not.
-            Err(kube::Error::Api(status)) if status.code == 403 => {
-                Ok(target(name.to_owned(), false))
-            }
-            Err(error) => Err(connection
-                .setup_error(format!("get namespace {name}"), &error)
-                .await),
-        },
-        None => {
-            let name = run.fresh_namespace();
-            let namespace = Namespace {
-                metadata: ObjectMeta {
-                    name: Some(name.clone()),
-                    labels: Some(run.labels()),
-                    ..ObjectMeta::default()
-                },
-                ..Namespace::default()
-            };
-            match timed(namespaces.create(&PostParams::default(), &namespace)).await {
-                Ok(_) => Ok(target(name, true)),
-                Err(error) => Err(connection
-                    .setup_error(format!("create namespace {name}"), &error)
-                    .await),
-            }
-        }
-    }
-}
 
 /// Sends a pod with dryRun until the server would take it: this fails early, before anything is
 /// timed, when the user may not create pods or the manifest is refused, and waits out a fresh
