@@ -16,56 +16,18 @@ use super::PROFILE;
 use super::checks::{SETTLE, node_name};
 use super::harness::{Ha, Kubectl, NODE_LIMIT, START_LIMIT, kill9_group, poll_until};
 
-/// The tutorial's Deployment and NodePort Service, with hakube's built-in image in place of
-/// pbitty/hello-from (which answers the same way).
-const HELLO: &str = r#"
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: hello
-spec:
-  replicas: 3
-  strategy:
-    type: RollingUpdate
-    rollingUpdate:
-      maxUnavailable: 100%
-  selector:
-    matchLabels:
-      app: hello
-  template:
-    metadata:
-      labels:
-        app: hello
-    spec:
-      affinity:
-        podAntiAffinity:
-          requiredDuringSchedulingIgnoredDuringExecution:
-            - labelSelector:
-                matchExpressions: [{ key: app, operator: In, values: [hello] }]
-              topologyKey: "kubernetes.io/hostname"
-      containers:
-        - name: hello-from
-          image: hakube/agnhost:2.52
-          args: ["hello"]
-          ports:
-            - name: http
-              containerPort: 80
-      terminationGracePeriodSeconds: 1
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: hello
-spec:
-  type: NodePort
-  selector:
-    app: hello
-  ports:
-    - protocol: TCP
-      nodePort: 31000
-      port: 80
-      targetPort: http
-"#;
+/// The tutorial's Deployment and NodePort Service (the seed, `shared/seeds/hello-ha.yaml`),
+/// with hakube's built-in image in place of pbitty/hello-from, which answers the same way.
+fn hello() -> String {
+    let seed = crate::kube::seed::HELLO_HA;
+    let edited = seed.replacen(
+        "          image: pbitty/hello-from:latest\n",
+        "          image: hakube/agnhost:2.52\n          args: [\"hello\"]\n",
+        1,
+    );
+    assert_ne!(edited, seed, "the seed's image line moved");
+    edited
+}
 
 /// A Deployment without anti-affinity that leaves a dead node after 5 s instead of the default
 /// 300 s, so the node-death step measures the controllers, not the default toleration.
@@ -128,7 +90,7 @@ fn workloads_on_an_ha_cluster() -> Result<()> {
 /// Step 1: the Deployment rolls out one pod per node, a fourth replica cannot be placed, and
 /// the NodePort answers from every pod on every node.
 fn hello_rolls_out(ha: &Ha, kubectl: &Kubectl) -> Result<()> {
-    apply(kubectl, HELLO)?;
+    apply(kubectl, &hello())?;
     let started = Instant::now();
     kubectl.ok(&["rollout", "status", "deployment/hello", ROLLOUT])?;
     eprintln!(

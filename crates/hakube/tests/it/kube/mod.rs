@@ -30,7 +30,7 @@ mod harness;
 mod kubectl;
 mod objects;
 mod pki;
-mod seed;
+pub(crate) mod seed;
 
 mod at_rest;
 mod auth;
