@@ -45,7 +45,8 @@ pub struct LogsArgs {
     /// Only this node's logs.
     #[arg(short = 'n', long)]
     node: Option<String>,
-    /// Only this role's log: etcd, kube-apiserver, kube-vip or kubelet (default: the node's whole log).
+    /// Only this role's log: etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
+    /// kube-vip, kube-proxy or kubelet (default: the node's whole log).
     #[arg(long)]
     role: Option<String>,
     /// Only the last N lines of each log.
